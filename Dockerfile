@@ -1,0 +1,20 @@
+# One image for every process of the stack; docker-compose.yml picks the command.
+# GPU nodes: build with --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 to get CUDA wheels.
+FROM python:3.11-slim-bookworm
+
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 AVATAR_VAR_DIR=/data
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends espeak-ng ffmpeg libgl1 libglib2.0-0 \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --extra-index-url "$TORCH_INDEX" -r requirements.txt
+COPY . .
+RUN DEBUG=0 SECRET_KEY=build-only python manage.py collectstatic --noinput -v0 \
+ && useradd --create-home --uid 1000 avatar && mkdir -p /data && chown avatar /data
+USER avatar
+EXPOSE 8000
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "avatarsite.asgi:application"]

@@ -1,0 +1,39 @@
+# The two commands: `make run` (the whole stack) and `make test` (the whole suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+RUN_PACKAGES := espeak-ng ffmpeg ffprobe redis-server
+TEST_PACKAGES := $(RUN_PACKAGES) sox chromium
+
+.PHONY: run test lint system-packages-run system-packages-test lock clean bench-lipsync
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 11), (3, 12)) else "Python 3.11 is needed (found %s): install it, or run make PYTHON=/path/to/python3.11" % sys.version.split()[0])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+system-packages-run:
+	@scripts/system_packages.sh $(RUN_PACKAGES)
+
+system-packages-test:
+	@scripts/system_packages.sh $(TEST_PACKAGES)
+
+run: $(STAMP) system-packages-run
+	$(PY) -m avatarsite.stack
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: $(STAMP) system-packages-test lint
+	$(PY) -m pytest
+
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/' > requirements.txt
+
+clean:
+	rm -rf $(VENV) var test-output

@@ -1,0 +1,114 @@
+"""The demo avatar's provenance and the FAQ of a fictional shop, Northwind Goods."""
+
+from __future__ import annotations
+
+DEMO_SLUG = "demo"
+DEMO_NAME = "Eileen"
+DEMO_PERSONA = (
+    "You are Eileen, the friendly customer-service assistant of Northwind Goods, an online "
+    "home-goods shop. Answer in one to three short spoken sentences. If you do not know, say "
+    "so and offer to connect the customer with a colleague."
+)
+DEMO_CONSENT = {
+    "depicted_person": "Eileen Collins (NASA astronaut portrait, public domain)",
+    "consented_by": "Public domain: a work of the U.S. federal government (NASA)",
+    "scope": "Demonstration and testing of this product only; no commercial deployment.",
+    "purpose": "Show the talking avatar on a fresh installation.",
+    "evidence_note": (
+        "The image is scikit-image's `astronaut` sample (skimage.data.astronaut), which "
+        "scikit-image documents as a NASA photograph in the public domain."
+    ),
+}
+
+# (question, paraphrases, answer)
+DEMO_FAQ: list[tuple[str, list[str], str]] = [
+    (
+        "What are your opening hours?",
+        ["When are you open?", "What time do you open?", "Are you open on Sunday?"],
+        "Our customer service is open from nine to six, Monday to Saturday. Our online shop is open around the clock.",
+    ),
+    (
+        "How do I return an item?",
+        ["Can I send something back?", "What is your return policy?", "I want a refund."],
+        "You can return any item within thirty days. Start the return from your order page, print the label, and drop the parcel at any post office.",
+    ),
+    (
+        "How long does shipping take?",
+        ["When will my order arrive?", "How fast is delivery?", "Delivery time?"],
+        "Standard shipping takes three to five working days. Express shipping arrives the next working day when you order before two o'clock.",
+    ),
+    (
+        "How much does shipping cost?",
+        ["Is shipping free?", "What are the delivery charges?"],
+        "Shipping is free on orders over fifty dollars. Below that, standard shipping costs four dollars ninety-five.",
+    ),
+    (
+        "Which payment methods do you accept?",
+        ["Can I pay with PayPal?", "Do you take credit cards?", "How can I pay?"],
+        "We accept Visa, Mastercard, American Express, PayPal and gift cards.",
+    ),
+    (
+        "How do I reset my password?",
+        ["I forgot my password.", "I can't log in.", "Change my password"],
+        "Click forgot password on the sign-in page, and we will email you a link to choose a new one. The link works for one hour.",
+    ),
+    (
+        "How can I contact you?",
+        [
+            "What is your phone number?",
+            "Can I talk to a person?",
+            "How do I reach customer service?",
+        ],
+        "You can call us at five five five, zero one nine nine, or write to help at northwind goods dot example. A colleague answers within one working day.",
+    ),
+    (
+        "Where is my order?",
+        ["Track my order", "My parcel has not arrived.", "Order status"],
+        "You can follow your parcel with the tracking link in your shipping email, or on your order page.",
+    ),
+    (
+        "Can I change or cancel my order?",
+        ["I want to cancel my order.", "Can I change my delivery address?"],
+        "You can change or cancel an order within one hour of placing it, from your order page. After that, please contact us and we will do our best.",
+    ),
+    (
+        "Do you ship internationally?",
+        ["Do you deliver abroad?", "Can you ship to Canada?"],
+        "Yes, we ship to the United States, Canada and most of Europe. International delivery takes seven to twelve working days.",
+    ),
+    (
+        "Do you have gift cards?",
+        ["Can I buy a voucher?", "Gift certificate"],
+        "Yes. Gift cards from ten to two hundred dollars are sent by email and never expire.",
+    ),
+    (
+        "What is your warranty?",
+        ["My product is broken.", "Is there a guarantee?"],
+        "Every product has a two-year warranty. If something breaks, contact us with your order number and a photo, and we will repair or replace it.",
+    ),
+    (
+        "Is my item in stock?",
+        ["When will it be back in stock?", "Product availability"],
+        "The product page shows live stock. Click notify me, and we will email you when it is back.",
+    ),
+    (
+        "Do you offer discounts for students?",
+        ["Student discount", "Do you have any promotions?"],
+        "Students get ten percent off with a valid student email. Sign up to our newsletter for seasonal offers.",
+    ),
+    (
+        "How do I create an account?",
+        ["Sign up", "Register a new account"],
+        "Click sign in, then create account, and enter your email and a password. You can also check out as a guest.",
+    ),
+    (
+        "How do I delete my account?",
+        ["Remove my data", "Close my account"],
+        "You can delete your account under settings, privacy. We erase your personal data within thirty days.",
+    ),
+    (
+        "Where is your store?",
+        ["Do you have a physical shop?", "What is your address?"],
+        "We are an online shop only, with our warehouse in Portland, Oregon. Pick-up is not available.",
+    ),
+]

@@ -1,0 +1,62 @@
+"""Reads about avatars: which may be shown, their consent, their FAQ."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from avatars.models import Avatar, ConsentRecord, FAQEntry
+
+
+class Unavailable(enum.StrEnum):
+    UNKNOWN = "unknown"
+    NOT_READY = "not_ready"
+    NO_CONSENT = "no_consent"
+
+
+class AvatarUnavailable(Exception):
+    """The avatar cannot be used for a session; `reason` says why in a way a client can act on."""
+
+    def __init__(self, reason: Unavailable, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def consent_valid_for(avatar: Avatar, *, at: datetime | None = None) -> ConsentRecord | None:
+    """The consent record that currently allows this avatar, if any."""
+    return ConsentRecord.objects.valid(at).filter(avatar=avatar).order_by("-granted_at").first()
+
+
+def avatar_has_valid_consent(avatar: Avatar, *, at: datetime | None = None) -> bool:
+    return consent_valid_for(avatar, at=at) is not None
+
+
+def avatar_get_usable(*, slug: str) -> Avatar:
+    """The avatar for a live session: it must exist, be baked and have valid consent."""
+    avatar = Avatar.objects.filter(slug=slug).first()
+    if avatar is None:
+        raise AvatarUnavailable(Unavailable.UNKNOWN, f"There is no avatar '{slug}'.")
+    if not avatar_has_valid_consent(avatar):
+        raise AvatarUnavailable(Unavailable.NO_CONSENT, "This avatar is not available.")
+    if avatar.status != Avatar.Status.READY:
+        raise AvatarUnavailable(Unavailable.NOT_READY, "This avatar is not ready yet.")
+    return avatar
+
+
+def avatar_list_public() -> QuerySet[Avatar]:
+    """Ready avatars whose consent is valid now: the only ones a page may show."""
+    now = timezone.now()
+    allowed = ConsentRecord.objects.valid(now).values("avatar_id")
+    return Avatar.objects.filter(status=Avatar.Status.READY, pk__in=allowed)
+
+
+def faq_entries_for(avatar: Avatar, *, language: str | None = None) -> QuerySet[FAQEntry]:
+    """Active FAQ entries that apply to this avatar (its own and the global ones)."""
+    entries = FAQEntry.objects.filter(active=True).filter(Q(avatar=avatar) | Q(avatar__isnull=True))
+    if language:
+        entries = entries.filter(language=language)
+    return entries.order_by("-priority", "pk")

@@ -1,0 +1,141 @@
+"""The one place configuration is read from the environment.
+
+Every variable the product understands is declared in `VARIABLES`, with its default and a
+line for the README's configuration table; settings read them only through `env_*` below,
+so a test can check that the compose file sets nothing the settings ignore.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("AVATAR_VAR_DIR", BASE_DIR / "var"))
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str
+    help: str
+
+
+VARIABLES: dict[str, Variable] = {
+    v.name: v
+    for v in [
+        Variable(
+            "AVATAR_VAR_DIR",
+            "var/",
+            "Runtime files: SQLite database, media, secret key, redis data.",
+        ),
+        Variable(
+            "DEBUG",
+            "1 under `make run`, else 0",
+            "Development mode: detailed errors, public /metrics.",
+        ),
+        Variable(
+            "SECRET_KEY",
+            "generated into var/secret_key",
+            "Django secret key; set it in production.",
+        ),
+        Variable(
+            "DATABASE_URL",
+            "sqlite:///var/db.sqlite3",
+            "Database, e.g. postgres://user@host:5432/name.",
+        ),
+        Variable(
+            "REDIS_URL",
+            "redis://127.0.0.1:6379/0",
+            "Celery broker, channel layer and cancel flags.",
+        ),
+        Variable(
+            "ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]", "Host names the web server answers to."
+        ),
+        Variable(
+            "WIDGET_ORIGINS",
+            "the server's own origin",
+            "Other origins allowed to embed the widget (comma list).",
+        ),
+        Variable("ADMIN_USER", "admin", "Admin user created by `make run`."),
+        Variable("ADMIN_PASSWORD", "generated and printed once", "Its password."),
+        Variable("ADMIN_EMAIL", "admin@localhost", "Its e-mail address."),
+        Variable("FLOWER_USER", "operator", "Basic-auth user for Flower."),
+        Variable(
+            "FLOWER_PASSWORD",
+            "generated into var/flower_password",
+            "Basic-auth password for Flower.",
+        ),
+        Variable(
+            "METRICS_TOKEN", "unset", "Bearer token that may read /metrics when DEBUG is off."
+        ),
+        Variable("HOST", "127.0.0.1", "Address the web server binds to under `make run`."),
+        Variable("PORT", "8000", "Port of the web server under `make run`."),
+        Variable("FLOWER_PORT", "5555", "Port of Flower under `make run`."),
+        Variable("MEDIA_URL_BASE", "/media/", "Public URL prefix of uploaded and baked media."),
+        Variable(
+            "LIPSYNC_RENDERER",
+            "auto",
+            "auto (MuseTalk when weights and CUDA exist), cpu or musetalk.",
+        ),
+        Variable(
+            "MUSETALK_MODELS",
+            "unset",
+            "Directory with MuseTalk v1.5 weights in the official layout.",
+        ),
+        Variable("WHISPER_MODEL", "unset", "faster-whisper model name or CTranslate2 directory."),
+        Variable("ANTHROPIC_API_KEY", "unset", "Answer with Claude when set."),
+        Variable("LLM_BASE_URL", "unset", "Answer with an OpenAI-compatible server when set."),
+        Variable("PIPER_VOICE", "unset", "Path of a piper voice model; espeak-ng otherwise."),
+        Variable("LOG_LEVEL", "INFO", "Log level of the product's loggers."),
+    ]
+}
+
+
+def _raw(name: str) -> str | None:
+    if name not in VARIABLES:
+        raise KeyError(f"{name} is not a declared configuration variable")
+    value = os.environ.get(name)
+    return value if value not in (None, "") else None
+
+
+def env_str(name: str, default: str) -> str:
+    return _raw(name) or default
+
+
+def env_optional(name: str) -> str | None:
+    return _raw(name)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = _raw(name)
+    return default if value is None else int(value)
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = _raw(name)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def stored_secret(name: str, filename: str) -> str:
+    """The variable's value, else a random value generated once into var/ (never committed)."""
+    value = _raw(name)
+    if value:
+        return value
+    path = VAR_DIR / filename
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,190 @@
+"""Django settings. Every value that varies between machines comes from `avatarsite.env`."""
+
+from __future__ import annotations
+
+import dj_database_url
+
+from avatarsite.env import (
+    BASE_DIR,
+    VAR_DIR,
+    env_bool,
+    env_list,
+    env_optional,
+    env_str,
+    stored_secret,
+)
+
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = stored_secret("SECRET_KEY", "secret_key")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+# Origins other than the server's own that may open a widget session or embed the widget.
+WIDGET_ORIGINS = env_list("WIDGET_ORIGINS", [])
+CSRF_TRUSTED_ORIGINS = [o for o in WIDGET_ORIGINS if o.startswith(("http://", "https://"))]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "django_prometheus",
+    "avatars",
+    "conversation",
+    "lipsync_worker",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "avatarsite.urls"
+ASGI_APPLICATION = "avatarsite.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.media",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        conn_max_age=60,
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web and workers) share the file: wait for locks instead of failing.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A file, not memory, so the processes a test starts (workers, daphne) share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_URL = env_str("MEDIA_URL_BASE", "/media/")
+MEDIA_ROOT = VAR_DIR / "media"  # public: idle clips and posters only
+# Never served over HTTP: uploaded sources, consent evidence, baked arrays, canned clips.
+PRIVATE_MEDIA_ROOT = VAR_DIR / "private"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+# Uploaded source videos can be large; Django streams anything above this to a temp file.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- Redis: Celery broker, channel layer, per-turn cancel flags -----------------------------
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": "avatar-asgi",
+            # Media older than a few seconds is worthless to a live conversation: let it expire
+            # rather than pile up behind a slow consumer.
+            "expiry": 10,
+            # Per channel, shared by every session of one daphne process; a speaking session
+            # has a few dozen chunk messages in flight at most.
+            "capacity": 500,
+            "group_expiry": 3600,
+        },
+    }
+}
+
+# --- Celery ----------------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+# msgpack carries audio as raw bytes; pickle is never accepted (a reachable broker must not
+# mean remote code execution).
+CELERY_TASK_SERIALIZER = "msgpack"
+CELERY_ACCEPT_CONTENT = ["msgpack", "json"]
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "speech"
+CELERY_TASK_ROUTES = {
+    "lipsync_worker.tasks.*": {"queue": "lipsync"},
+    "conversation.tasks.*": {"queue": "speech"},
+    "avatars.tasks.*": {"queue": "speech"},
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+CELERY_WORKER_SEND_TASK_EVENTS = True  # Flower shows tasks live
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Admin and operators ---------------------------------------------------------------------
+ADMIN_USER = env_str("ADMIN_USER", "admin")
+ADMIN_EMAIL = env_str("ADMIN_EMAIL", "admin@localhost")
+FLOWER_USER = env_str("FLOWER_USER", "operator")
+METRICS_TOKEN = env_optional("METRICS_TOKEN")
+METRICS_PUBLIC = DEBUG
+
+# --- Pipeline backends -----------------------------------------------------------------------
+LIPSYNC_RENDERER = env_str("LIPSYNC_RENDERER", "auto")
+MUSETALK_MODELS = env_optional("MUSETALK_MODELS")
+WHISPER_MODEL = env_optional("WHISPER_MODEL")
+ANTHROPIC_API_KEY = env_optional("ANTHROPIC_API_KEY")
+LLM_BASE_URL = env_optional("LLM_BASE_URL")
+PIPER_VOICE = env_optional("PIPER_VOICE")
+
+# --- Security for production -----------------------------------------------------------------
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    CSRF_COOKIE_HTTPONLY = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    X_FRAME_OPTIONS = "DENY"
+
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        name: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
+        for name in ("avatars", "conversation", "lipsync_worker", "avatarsite")
+    },
+}

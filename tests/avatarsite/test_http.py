@@ -1,0 +1,51 @@
+"""/healthz and /metrics, and the demo page."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client, override_settings
+
+from avatars.models import Avatar
+from tests.avatars.factories import make_avatar
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_healthz_is_503_with_the_queues_named_when_no_worker_runs() -> None:
+    response = Client().get("/healthz")
+    body = response.json()
+    assert response.status_code == 503
+    assert body["database"]["ok"] and body["redis"]["ok"]
+    assert body["queues"]["lipsync"] == {"ok": False, "workers": []}
+    assert body["queues"]["speech"]["ok"] is False
+
+
+@pytest.mark.stack
+def test_healthz_is_200_when_both_queues_have_a_live_worker(start_worker) -> None:
+    start_worker("lipsync")
+    start_worker("speech")
+    response = Client().get("/healthz")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["status"] == "ok"
+    assert all(q["workers"] for q in body["queues"].values())
+
+
+@override_settings(METRICS_PUBLIC=False, METRICS_TOKEN="s3cret")
+def test_metrics_are_not_public_in_production() -> None:
+    assert Client().get("/metrics").status_code == 403
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    ok = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret")
+    assert ok.status_code == 200 and b"django_http_requests" in ok.content
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_superuser("s", "s@example.com", "pw-98765"))
+    assert staff.get("/metrics").status_code == 200
+
+
+def test_demo_page_shows_only_ready_avatars_with_consent() -> None:
+    make_avatar("drafty")
+    ready = make_avatar("shown", status=Avatar.Status.READY, idle_clip="avatars/1/idle.webm")
+    make_avatar("nocons", consent=False, status=Avatar.Status.READY)
+    page = Client().get("/").content.decode()
+    assert ready.name in page and "Drafty" not in page and "Nocons" not in page

@@ -1,0 +1,85 @@
+"""docker-compose.yml cannot run here: check that it names real entry points and settings."""
+
+from __future__ import annotations
+
+import importlib
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from avatarsite.celery import QUEUES
+from avatarsite.env import VARIABLES
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+APP_SERVICES = {
+    name: s for name, s in SERVICES.items() if s.get("image") == "avatar-service:latest"
+}
+
+
+def commands_of(service: dict) -> list[list[str]]:
+    argv = service["command"]
+    if argv[:2] == ["sh", "-c"]:
+        script = argv[2].replace("$${", "${")
+        return [shlex.split(part.strip().removeprefix("exec ")) for part in script.split("&&")]
+    return [argv]
+
+
+def check_entry_point(argv: list[str]) -> None:
+    program = argv[0]
+    if program == "daphne":
+        module, _, attribute = argv[-1].partition(":")
+        assert callable(getattr(importlib.import_module(module), attribute))
+    elif program == "celery":
+        app_module = argv[argv.index("-A") + 1]
+        assert importlib.import_module(app_module).celery_app is not None
+        assert argv[argv.index("-A") + 2] in {"worker", "flower"}
+        if "-Q" in argv:
+            assert set(argv[argv.index("-Q") + 1].split(",")) <= set(QUEUES)
+    elif program == "python":
+        assert argv[1] == "manage.py"
+        from django.core.management import get_commands
+
+        assert argv[2] in get_commands()
+    else:
+        pytest.fail(f"unknown entry point {program!r}")
+
+
+def test_the_expected_services_are_there() -> None:
+    assert set(SERVICES) == {
+        "web",
+        "lipsync-worker",
+        "speech-worker",
+        "flower",
+        "redis",
+        "postgres",
+    }
+    assert set(APP_SERVICES) == {"web", "lipsync-worker", "speech-worker", "flower"}
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_commands_name_real_entry_points(name: str) -> None:
+    for argv in commands_of(APP_SERVICES[name]):
+        check_entry_point(argv)
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_environment_is_read_by_the_settings(name: str) -> None:
+    unknown = set(APP_SERVICES[name]["environment"]) - set(VARIABLES)
+    assert not unknown, f"{name} sets variables the settings never read: {unknown}"
+
+
+def test_lipsync_worker_is_solo_with_a_gpu_reservation() -> None:
+    worker = SERVICES["lipsync-worker"]
+    assert "--pool=solo" in worker["command"] and "--prefetch-multiplier=1" in worker["command"]
+    devices = worker["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["capabilities"] == ["gpu"]
+
+
+def test_redis_has_a_password_and_no_public_port() -> None:
+    assert "--requirepass" in SERVICES["redis"]["command"]
+    assert "ports" not in SERVICES["redis"] and "ports" not in SERVICES["postgres"]
+    assert all(s["ports"][0].startswith("127.0.0.1:") for n, s in SERVICES.items() if n == "flower")
