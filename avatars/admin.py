@@ -40,6 +40,7 @@ class AvatarAdmin(admin.ModelAdmin):
         "status",
         "status_reason",
         "renderer_in_use",
+        "renderer_reason",
         "baked_path",
         "baked_checksum",
         "baked_at",

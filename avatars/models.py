@@ -66,7 +66,10 @@ class Avatar(models.Model):
         max_length=10, choices=RendererKind.choices, default=RendererKind.AUTO
     )
     renderer_in_use = models.CharField(
-        max_length=10, blank=True, help_text="The renderer the last bake actually used, and why."
+        max_length=10, blank=True, help_text="The renderer the last bake actually used."
+    )
+    renderer_reason = models.CharField(
+        max_length=200, blank=True, help_text="Why the worker chose that renderer."
     )
     bake_params = models.JSONField(default=dict, blank=True)
     baked_path = models.CharField(max_length=300, blank=True)

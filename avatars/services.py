@@ -146,6 +146,7 @@ def avatar_bake_finished(
     *,
     avatar_id: int,
     renderer: str,
+    renderer_reason: str,
     baked_path: str,
     checksum: str,
     geometry: dict[str, Any],
@@ -154,6 +155,7 @@ def avatar_bake_finished(
     """Record a finished bake; the avatar becomes ready only if consent still holds."""
     avatar = Avatar.objects.select_for_update().get(pk=avatar_id)
     avatar.renderer_in_use = renderer
+    avatar.renderer_reason = renderer_reason[:200]
     avatar.baked_path = baked_path
     avatar.baked_checksum = checksum
     avatar.baked_at = timezone.now()

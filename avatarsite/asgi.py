@@ -13,6 +13,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from avatarsite.routing import websocket_urlpatterns  # noqa: E402
+from conversation import warmup  # noqa: E402
+
+warmup.start()
 
 application = ProtocolTypeRouter(
     {

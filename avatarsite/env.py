@@ -81,6 +81,11 @@ VARIABLES: dict[str, Variable] = {
             "auto (MuseTalk when weights and CUDA exist), cpu or musetalk.",
         ),
         Variable(
+            "LIPSYNC_MEMORY_MB",
+            "4096",
+            "Memory a lipsync worker may use for resident baked avatars.",
+        ),
+        Variable(
             "MUSETALK_MODELS",
             "unset",
             "Directory with MuseTalk v1.5 weights in the official layout.",
@@ -88,6 +93,23 @@ VARIABLES: dict[str, Variable] = {
         Variable("WHISPER_MODEL", "unset", "faster-whisper model name or CTranslate2 directory."),
         Variable("ANTHROPIC_API_KEY", "unset", "Answer with Claude when set."),
         Variable("LLM_BASE_URL", "unset", "Answer with an OpenAI-compatible server when set."),
+        Variable(
+            "LLM_MODEL", "claude-haiku-4-5 (Claude) or default", "Model name sent to the LLM."
+        ),
+        Variable(
+            "LLM_API_KEY", "unset", "Bearer key for the OpenAI-compatible server, if it wants one."
+        ),
+        Variable(
+            "LLM_TIMEOUT_S", "20", "Longest wait for a whole answer before the hand-off answer."
+        ),
+        Variable(
+            "LLM_FIRST_TOKEN_TIMEOUT_S", "2.5", "Wait for the first token before 'one moment'."
+        ),
+        Variable(
+            "LIPSYNC_TIMEOUT_S", "1.5", "Frames later than this go out as audio over the idle loop."
+        ),
+        Variable("TTS_TIMEOUT_S", "10", "Longest synthesis of one sentence before subtitles only."),
+        Variable("ESPEAK_PROGRAM", "espeak-ng", "The espeak-ng program to run."),
         Variable("PIPER_VOICE", "unset", "Path of a piper voice model; espeak-ng otherwise."),
         Variable("LOG_LEVEL", "INFO", "Log level of the product's loggers."),
     ]
@@ -119,6 +141,11 @@ def env_bool(name: str, default: bool) -> bool:
 def env_int(name: str, default: int) -> int:
     value = _raw(name)
     return default if value is None else int(value)
+
+
+def env_float(name: str, default: float) -> float:
+    value = _raw(name)
+    return default if value is None else float(value)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

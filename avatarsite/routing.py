@@ -1,7 +1,11 @@
-"""WebSocket routes. The conversation consumer registers its path here."""
+"""WebSocket routes."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-websocket_urlpatterns: list[URLPattern] = []
+from conversation.consumer import AvatarConsumer
+
+websocket_urlpatterns = [
+    path("ws/avatar/<slug:slug>/", AvatarConsumer.as_asgi()),
+]

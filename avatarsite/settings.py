@@ -8,6 +8,8 @@ from avatarsite.env import (
     BASE_DIR,
     VAR_DIR,
     env_bool,
+    env_float,
+    env_int,
     env_list,
     env_optional,
     env_str,
@@ -115,7 +117,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop:
+            # give reads room so an idle session's pop never times out.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
             "prefix": "avatar-asgi",
             # Media older than a few seconds is worthless to a live conversation: let it expire
             # rather than pile up behind a slow consumer.
@@ -161,11 +165,19 @@ METRICS_PUBLIC = DEBUG
 
 # --- Pipeline backends -----------------------------------------------------------------------
 LIPSYNC_RENDERER = env_str("LIPSYNC_RENDERER", "auto")
+LIPSYNC_MEMORY_MB = env_int("LIPSYNC_MEMORY_MB", 4096)
 MUSETALK_MODELS = env_optional("MUSETALK_MODELS")
 WHISPER_MODEL = env_optional("WHISPER_MODEL")
 ANTHROPIC_API_KEY = env_optional("ANTHROPIC_API_KEY")
 LLM_BASE_URL = env_optional("LLM_BASE_URL")
 PIPER_VOICE = env_optional("PIPER_VOICE")
+LLM_MODEL = env_optional("LLM_MODEL")
+LLM_API_KEY = env_optional("LLM_API_KEY")
+ESPEAK_PROGRAM = env_str("ESPEAK_PROGRAM", "espeak-ng")
+LLM_TIMEOUT_S = env_float("LLM_TIMEOUT_S", 20.0)
+LLM_FIRST_TOKEN_TIMEOUT_S = env_float("LLM_FIRST_TOKEN_TIMEOUT_S", 2.5)
+LIPSYNC_TIMEOUT_S = env_float("LIPSYNC_TIMEOUT_S", 1.5)
+TTS_TIMEOUT_S = env_float("TTS_TIMEOUT_S", 10.0)
 
 # --- Security for production -----------------------------------------------------------------
 if not DEBUG:

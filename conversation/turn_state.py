@@ -112,9 +112,7 @@ class TurnStateMachine:
         start = self._history[0][1]
         return [(str(state), round((at - start) * 1000.0, 3)) for state, at in self._history]
 
-    def transition(
-        self, to: TurnState, *, at: float, turn_id: UUID | None = None
-    ) -> StateChange:
+    def transition(self, to: TurnState, *, at: float, turn_id: UUID | None = None) -> StateChange:
         """Move to `to` at monotonic time `at` (seconds); tell the listener; return the change.
 
         `turn_id` is required exactly when the move starts a turn (see `starts_turn`), and

@@ -7,7 +7,16 @@ import pytest
 import redis
 from django.conf import settings
 
-from tests.processes import Process, celery_worker, child_env, wait_until, worker_ready
+from tests.environment import free_port
+from tests.processes import (
+    Process,
+    celery_worker,
+    child_env,
+    daphne,
+    http_answers,
+    wait_until,
+    worker_ready,
+)
 
 OUTPUT_ROOT = Path(__file__).resolve().parent.parent / "test-output"
 
@@ -40,6 +49,26 @@ def start_worker(transactional_db: None, output_dir: Path) -> Iterator:
         except TimeoutError as exc:
             raise AssertionError(f"{exc}\n{process.output()[-3000:]}") from exc
         return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def start_daphne(transactional_db: None, output_dir: Path) -> Iterator:
+    """Start a real daphne serving the project on a free port; returns (process, port)."""
+    started: list[Process] = []
+
+    def start(**env: str) -> tuple[Process, int]:
+        port = free_port()
+        process = daphne(child_env(DEBUG="1", **env), output_dir, port)
+        started.append(process)
+        try:
+            wait_until(http_answers(port), 60, "daphne answering HTTP")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}\n{process.output()[-3000:]}") from exc
+        return process, port
 
     yield start
     for process in started:

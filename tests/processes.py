@@ -136,3 +136,31 @@ def worker_ready(node_prefix: str) -> Callable[[], bool]:
         return any(node_prefix in name for reply in replies for name in reply)
 
     return check
+
+
+def daphne(env: dict[str, str], log_dir: Path, port: int) -> Process:
+    argv = [
+        sys.executable,
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "avatarsite.asgi:application",
+    ]
+    return Process(f"daphne-{port}", argv, env, log_dir)
+
+
+def http_answers(port: int) -> Callable[[], bool]:
+    import urllib.error
+    import urllib.request
+
+    def check() -> bool:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        except urllib.error.HTTPError:
+            return True  # 503 is an answer: the server is up
+        return True
+
+    return check

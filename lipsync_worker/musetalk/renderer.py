@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import torch
 
+from lipsync_worker import artifacts as store
 from lipsync_worker.contract import (
     Baked,
     BakeSource,
@@ -27,7 +28,6 @@ from lipsync_worker.contract import (
     StreamState,
     frames_for_samples,
 )
-from lipsync_worker.musetalk import store
 from lipsync_worker.musetalk.audio_features import frame_features
 from lipsync_worker.musetalk.models import MuseTalkModels, load_models
 

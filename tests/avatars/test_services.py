@@ -91,6 +91,7 @@ def finish_bake(avatar: Avatar) -> Avatar:
     return services.avatar_bake_finished(
         avatar_id=avatar.pk,
         renderer="cpu",
+        renderer_reason="CPU renderer requested",
         baked_path=f"baked/{avatar.pk}",
         checksum="c" * 64,
         geometry={"width": 512, "height": 512},

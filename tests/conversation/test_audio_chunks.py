@@ -77,7 +77,10 @@ def test_turn_audio_chunker_over_two_sentences() -> None:
     assert all(len(c.pcm) % SAMPLES_PER_FRAME == 0 for c in chunks)
     assert [c.first_frame for c in chunks] == [0, 10, 35, 37]
     assert [(c.sentence, c.is_last_of_sentence) for c in chunks] == [
-        (0, False), (0, False), (0, True), (1, True),
+        (0, False),
+        (0, False),
+        (0, True),
+        (1, True),
     ]
     assert len(chunks[0].left_audio) == 0
     # the left context is the audio that was sent just before, padding included
@@ -124,7 +127,9 @@ def test_resample_clips_instead_of_wrapping() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    rates=st.sampled_from([(22050, 16000), (24000, 16000), (16000, 24000), (44100, 16000), (16000, 16000)]),
+    rates=st.sampled_from(
+        [(22050, 16000), (24000, 16000), (16000, 24000), (44100, 16000), (16000, 16000)]
+    ),
     pieces=st.lists(st.integers(1, 3000), min_size=1, max_size=12),
 )
 def test_streaming_resampler_equals_one_shot(rates: tuple[int, int], pieces: list[int]) -> None:

@@ -25,20 +25,47 @@ def by_pieces(pieces: list[str], chunker: SentenceChunker | None = None) -> list
 CASES = [
     ("Hi. How are you? Fine!", ["Hi.", "How are you?", "Fine!"]),
     ("Hi. Mr. Smith will call you.", ["Hi.", "Mr. Smith will call you."]),
-    ("Hi. Dr. Jones and Mrs. Lee are in. St. Mary's too.", ["Hi.", "Dr. Jones and Mrs. Lee are in.", "St. Mary's too."]),
+    (
+        "Hi. Dr. Jones and Mrs. Lee are in. St. Mary's too.",
+        ["Hi.", "Dr. Jones and Mrs. Lee are in.", "St. Mary's too."],
+    ),
     ("Hi. Bring ID, e.g. a passport. Thanks.", ["Hi.", "Bring ID, e.g. a passport.", "Thanks."]),
     ("Hi. Use cash, i.e. coins. Thanks.", ["Hi.", "Use cash, i.e. coins.", "Thanks."]),
-    ("Hi. Pens, paper, etc. are free. Etc. Done.", ["Hi.", "Pens, paper, etc. are free.", "Etc.", "Done."]),
-    ("Hi. We open at 9 a.m. and close at 5 p.m. See you.", ["Hi.", "We open at 9 a.m. and close at 5 p.m.", "See you."]),
-    ("Hi. We ship to the U.S. and Canada. Thanks.", ["Hi.", "We ship to the U.S. and Canada.", "Thanks."]),
-    ("Hi. It costs 3.50 dollars. Or 3.5 euros.", ["Hi.", "It costs 3.50 dollars.", "Or 3.5 euros."]),
-    ("Hi. See example.com/returns for details. Thanks.", ["Hi.", "See example.com/returns for details.", "Thanks."]),
-    ("Hi. Visit https://shop.example/a?b=1 now! Bye.", ["Hi.", "Visit https://shop.example/a?b=1 now!", "Bye."]),
-    ("Hi. Mail help@shop.example. We answer fast.", ["Hi.", "Mail help@shop.example.", "We answer fast."]),
+    (
+        "Hi. Pens, paper, etc. are free. Etc. Done.",
+        ["Hi.", "Pens, paper, etc. are free.", "Etc.", "Done."],
+    ),
+    (
+        "Hi. We open at 9 a.m. and close at 5 p.m. See you.",
+        ["Hi.", "We open at 9 a.m. and close at 5 p.m.", "See you."],
+    ),
+    (
+        "Hi. We ship to the U.S. and Canada. Thanks.",
+        ["Hi.", "We ship to the U.S. and Canada.", "Thanks."],
+    ),
+    (
+        "Hi. It costs 3.50 dollars. Or 3.5 euros.",
+        ["Hi.", "It costs 3.50 dollars.", "Or 3.5 euros."],
+    ),
+    (
+        "Hi. See example.com/returns for details. Thanks.",
+        ["Hi.", "See example.com/returns for details.", "Thanks."],
+    ),
+    (
+        "Hi. Visit https://shop.example/a?b=1 now! Bye.",
+        ["Hi.", "Visit https://shop.example/a?b=1 now!", "Bye."],
+    ),
+    (
+        "Hi. Mail help@shop.example. We answer fast.",
+        ["Hi.", "Mail help@shop.example.", "We answer fast."],
+    ),
     ("Hi. Well... I think so. Yes.", ["Hi.", "Well... I think so.", "Yes."]),
     ("Hi. Wait\u2026 yes. Ok.", ["Hi.", "Wait\u2026 yes.", "Ok."]),
     ("Hi. Call J. Smith now. Ok.", ["Hi.", "Call J. Smith now.", "Ok."]),
-    ("Hi. Ask for No. 5 please. The answer is no. Sorry.", ["Hi.", "Ask for No. 5 please.", "The answer is no.", "Sorry."]),
+    (
+        "Hi. Ask for No. 5 please. The answer is no. Sorry.",
+        ["Hi.", "Ask for No. 5 please.", "The answer is no.", "Sorry."],
+    ),
     ('Hi. He said "yes." Then left.', ["Hi.", 'He said "yes."', "Then left."]),
     ("Hi. (See above.) Next.", ["Hi.", "(See above.)", "Next."]),
     ("Really?! Yes!!! Ok.", ["Really?!", "Yes!!!", "Ok."]),
@@ -99,13 +126,18 @@ def test_only_the_first_sentence_of_a_turn_is_cut_at_a_clause() -> None:
     assert whole("Ok. " + sentence, chunker) == ["Ok.", sentence]
 
 
-@pytest.mark.parametrize("text", ["It costs 1,000 dollars in total today.", "We open at 10:30 every single day."])
+@pytest.mark.parametrize(
+    "text", ["It costs 1,000 dollars in total today.", "We open at 10:30 every single day."]
+)
 def test_clause_marks_inside_numbers_do_not_cut(text: str) -> None:
     assert whole(text) == [text]
 
 
 def test_cjk_first_chunk_cuts_at_a_full_width_comma() -> None:
-    assert whole("您好，我们的商店今天营业，欢迎光临。") == ["您好，我们的商店今天营业，", "欢迎光临。"]
+    assert whole("您好，我们的商店今天营业，欢迎光临。") == [
+        "您好，我们的商店今天营业，",
+        "欢迎光临。",
+    ]
 
 
 def test_long_text_is_cut_at_the_last_space_within_max_chars() -> None:
@@ -135,7 +167,8 @@ def test_too_small_max_chars_is_refused() -> None:
 
 
 ALPHABET = st.sampled_from(
-    list("abcXYZ019 .,;:!?\n\u2026\"')(") + ["Mr", "e.g", "U.S", "etc", "no", "3.5", "。", "，", "www.x.com"]
+    list("abcXYZ019 .,;:!?\n\u2026\"')(")
+    + ["Mr", "e.g", "U.S", "etc", "no", "3.5", "。", "，", "www.x.com"]
 )
 
 

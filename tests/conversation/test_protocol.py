@@ -47,8 +47,14 @@ from lipsync_worker.contract import Box
     ("raw", "expected"),
     [
         ('{"type": "hello"}', Hello(type="hello", protocol_version=1, client=None)),
-        ('{"type": "hello", "protocol_version": 1, "client": "widget/1.0"}', Hello(type="hello", client="widget/1.0")),
-        ('{"type": "text", "text": "Where is my order?"}', Text(type="text", text="Where is my order?")),
+        (
+            '{"type": "hello", "protocol_version": 1, "client": "widget/1.0"}',
+            Hello(type="hello", client="widget/1.0"),
+        ),
+        (
+            '{"type": "text", "text": "Where is my order?"}',
+            Text(type="text", text="Where is my order?"),
+        ),
         (
             b'{"type":"audio_start","sample_rate":16000,"encoding":"pcm_s16le","channels":1}',
             AudioStart(type="audio_start", sample_rate=16000, encoding="pcm_s16le", channels=1),
@@ -80,9 +86,18 @@ def test_valid_client_messages_parse(raw: str | bytes, expected: BaseModel) -> N
         (json.dumps({"type": "text", "text": "a" * (MAX_TEXT_CHARS + 1)}), ErrorCode.INVALID_FIELD),
         ('{"type": "text", "text": "hi", "lang": "en"}', ErrorCode.INVALID_FIELD),
         ('{"type": "hello", "protocol_version": "1"}', ErrorCode.INVALID_FIELD),
-        ('{"type":"audio_start","sample_rate":48000,"encoding":"pcm_s16le","channels":1}', ErrorCode.INVALID_FIELD),
-        ('{"type":"audio_start","sample_rate":16000,"encoding":"opus","channels":1}', ErrorCode.INVALID_FIELD),
-        ('{"type":"audio_start","sample_rate":16000,"encoding":"pcm_s16le","channels":2}', ErrorCode.INVALID_FIELD),
+        (
+            '{"type":"audio_start","sample_rate":48000,"encoding":"pcm_s16le","channels":1}',
+            ErrorCode.INVALID_FIELD,
+        ),
+        (
+            '{"type":"audio_start","sample_rate":16000,"encoding":"opus","channels":1}',
+            ErrorCode.INVALID_FIELD,
+        ),
+        (
+            '{"type":"audio_start","sample_rate":16000,"encoding":"pcm_s16le","channels":2}',
+            ErrorCode.INVALID_FIELD,
+        ),
         ('{"type":"audio_start"}', ErrorCode.INVALID_FIELD),
         ('{"type": "ping", "nonce": 7}', ErrorCode.INVALID_FIELD),
         ('{"type": "text", "text": "\ud800 lone surrogate"}', ErrorCode.INVALID_FIELD),
@@ -121,11 +136,17 @@ def test_messages_are_frozen() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 message_like = st.fixed_dictionaries(
-    {"type": st.sampled_from(["hello", "text", "audio_start", "audio_stop", "interrupt", "ping", "x"])},
+    {
+        "type": st.sampled_from(
+            ["hello", "text", "audio_start", "audio_stop", "interrupt", "ping", "x"]
+        )
+    },
     optional={
         "text": json_values,
         "nonce": json_values,
@@ -155,7 +176,10 @@ def test_parse_only_returns_a_model_or_raises_protocol_error(raw: str | bytes) -
     except ProtocolError as exc:
         assert exc.code in set(ErrorCode)
     else:
-        assert isinstance(message, Hello | Text | AudioStart | Interrupt | Ping) or message.type == "audio_stop"
+        assert (
+            isinstance(message, Hello | Text | AudioStart | Interrupt | Ping)
+            or message.type == "audio_stop"
+        )
 
 
 def ready() -> Ready:
@@ -189,7 +213,12 @@ def test_server_messages_round_trip_through_json() -> None:
     for message in messages:
         encoded = message.model_dump_json()
         assert server_message_adapter.validate_json(encoded) == message
-    assert json.loads(messages[0].model_dump_json())["avatar"]["face_box"] == {"x": 180, "y": 90, "w": 160, "h": 200}
+    assert json.loads(messages[0].model_dump_json())["avatar"]["face_box"] == {
+        "x": 180,
+        "y": 90,
+        "w": 160,
+        "h": 200,
+    }
     assert json.loads(messages[5].model_dump_json())["fallbacks"] == ["audio_only"]
 
 
@@ -260,7 +289,9 @@ def test_kinds() -> None:
     assert len(MediaChunk(turn_id=uuid4(), seq=1, end=True).pack()) == 24
 
 
-@pytest.mark.parametrize("original", [chunk(), chunk(frames=()), MediaChunk(turn_id=uuid4(), seq=1, end=True)])
+@pytest.mark.parametrize(
+    "original", [chunk(), chunk(frames=()), MediaChunk(turn_id=uuid4(), seq=1, end=True)]
+)
 def test_every_truncation_or_extension_is_refused(original: MediaChunk) -> None:
     packed = original.pack()
     for cut in range(len(packed)):
@@ -321,8 +352,13 @@ frames_strategy = st.lists(
     cut=st.integers(0, 10_000),
 )
 def test_media_round_trip_property(
-    turn_id: UUID, seq: int, audio: bytes, sample_rate: int, first_frame: int,
-    frames: tuple[ChunkFrame, ...], cut: int,
+    turn_id: UUID,
+    seq: int,
+    audio: bytes,
+    sample_rate: int,
+    first_frame: int,
+    frames: tuple[ChunkFrame, ...],
+    cut: int,
 ) -> None:
     if not audio and not frames:
         return

@@ -31,7 +31,14 @@ def test_every_json_example_is_a_valid_message() -> None:
             server_message_adapter.validate_json(example)
         seen.add(kind)
     assert seen >= CLIENT_MESSAGE_TYPES | {
-        "ready", "state", "transcript", "subtitle", "interrupted", "turn_end", "error", "pong",
+        "ready",
+        "state",
+        "transcript",
+        "subtitle",
+        "interrupted",
+        "turn_end",
+        "error",
+        "pong",
     }
 
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from lipsync_worker.artifacts import ArtifactsCorrupt
 from lipsync_worker.contract import (
     Baked,
     Box,
@@ -17,7 +18,6 @@ from lipsync_worker.contract import (
 )
 from lipsync_worker.musetalk.models import MuseTalkModels
 from lipsync_worker.musetalk.renderer import MuseTalkRenderer, face_crops
-from lipsync_worker.musetalk.store import ArtifactsCorrupt
 
 HALF = 9_600  # 0.6 s: 15 frames
 

@@ -1,4 +1,4 @@
-"""Write and reload MuseTalk bake artifacts: one .npy per array, a manifest with sha256 checksums."""
+"""Write and reload bake artifacts: one .npy per array, media files, and a manifest with sha256 checksums."""
 
 from __future__ import annotations
 
@@ -67,7 +67,17 @@ def load(renderer: str, out_dir: Path) -> Baked:
         path = out_dir / entry["file"]
         if not path.is_file() or _sha256(path) != entry["sha256"]:
             raise ArtifactsCorrupt(f"{path} is missing or fails its checksum")
-        loaded[name] = np.load(path, allow_pickle=False)
+        if not entry.get("media"):
+            loaded[name] = np.load(path, allow_pickle=False)
     frames = loaded.pop("frames")
     boxes = [Box(*map(int, b)) for b in manifest["face_boxes"]]
     return Baked(renderer, frames, boxes, loaded, manifest, out_dir)
+
+
+def add_files(out_dir: Path, names: list[str]) -> dict[str, Any]:
+    """Record extra files of a bake (the idle clip) with their checksums in its manifest."""
+    manifest = json.loads((out_dir / MANIFEST).read_text())
+    for name in names:
+        manifest["files"][name] = {"file": name, "sha256": _sha256(out_dir / name), "media": True}
+    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return manifest

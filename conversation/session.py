@@ -1,0 +1,260 @@
+"""One conversation session: its turn state, its current turn, and the one path of interruption.
+
+The consumer hands every validated client message to `Session.inbox`; the session's own task
+takes them in order. All sends pass one lock and one gate: once a turn is interrupted nothing
+of it reaches the client, because the gate closes under the same lock that sends `interrupted`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from conversation.llm.base import ChatTurn
+from conversation.protocol import (
+    ErrorCode,
+    Hello,
+    Interrupt,
+    Interrupted,
+    InterruptReason,
+    MediaChunk,
+    Ping,
+    Pong,
+    ProtocolError,
+    State,
+    Text,
+    TurnEnd,
+)
+from conversation.records import TurnRecorder
+from conversation.turn import Turn, TurnContext, idle_index_now, run_turn
+from conversation.turn_state import TurnState, TurnStateMachine
+
+log = logging.getLogger(__name__)
+
+INBOX_LIMIT = 64
+HISTORY_TURNS = 6
+
+
+@dataclass
+class Transport:
+    """How the session reaches its client (the consumer's send methods)."""
+
+    send_text: Callable[[str], Awaitable[None]]
+    send_bytes: Callable[[bytes], Awaitable[None]]
+
+
+class Session:
+    def __init__(
+        self,
+        *,
+        context_factory: Callable[[Session], TurnContext],
+        transport: Transport,
+        recorder: TurnRecorder,
+    ) -> None:
+        self.session_id = uuid.uuid4()
+        self.started = time.monotonic()
+        self.transport = transport
+        self.recorder = recorder
+        self.inbox: asyncio.Queue[Any] = asyncio.Queue(maxsize=INBOX_LIMIT)
+        self.context = context_factory(self)
+        self.machine = TurnStateMachine()
+        self.bytes_sent = 0
+        self._lock = asyncio.Lock()
+        self._turn: Turn | None = None
+        self._turn_task: asyncio.Task[None] | None = None
+        self._history: list[ChatTurn] = []
+        self._background: set[asyncio.Task[None]] = set()
+
+    # --- input ---------------------------------------------------------------------------
+
+    def offer(self, message: Any) -> None:
+        """Queue a validated client message; a client flooding the session is told so."""
+        try:
+            self.inbox.put_nowait((message, time.monotonic()))
+        except asyncio.QueueFull:
+            raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages at once") from None
+
+    def on_lipsync(self, message: dict[str, Any]) -> None:
+        turn = self._turn
+        if turn is not None and str(turn.turn_id) == message.get("turn_id"):
+            turn.on_lipsync(message)
+
+    async def run(self) -> None:
+        while True:
+            message, received = await self.inbox.get()
+            await self._handle(message, received)
+
+    async def _handle(self, message: Any, received: float) -> None:
+        if isinstance(message, Text):
+            await self._interrupt(InterruptReason.NEW_UTTERANCE, received)
+            await self._start_turn(message.text, received)
+        elif isinstance(message, Interrupt):
+            if await self._interrupt(InterruptReason.CLIENT, received):
+                await self._move(TurnState.IDLE)
+        elif isinstance(message, Ping):
+            await self._send(Pong(nonce=message.nonce))
+        elif isinstance(message, Hello):
+            pass  # the version is checked by the consumer before the session sees it
+        else:
+            error = ProtocolError(
+                ErrorCode.NOT_READY, "voice input is not available on this server"
+            )
+            await self._send(error.to_message())
+
+    # --- turns ---------------------------------------------------------------------------
+
+    async def _start_turn(self, text: str, started: float) -> None:
+        avatar = self.context.avatar
+        turn = Turn(
+            turn_id=uuid.uuid4(),
+            text=text,
+            language=avatar.language,
+            started=started,
+            idle_start=idle_index_now(self.started, avatar.idle_frames),
+            history=tuple(self._history[-HISTORY_TURNS * 2 :]),
+        )
+        async with self._lock:
+            self._turn = turn
+            await self._move_locked(TurnState.THINKING, turn_id=turn.turn_id)
+        self._turn_task = asyncio.create_task(self._run_turn(turn), name=f"turn-{turn.turn_id}")
+
+    async def _run_turn(self, turn: Turn) -> None:
+        try:
+            await run_turn(turn, self.context)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("turn %s failed", turn.turn_id)
+            async with self._lock:
+                if self._turn is turn:
+                    turn.cancelled = True
+                    await self._move_locked(TurnState.ERROR)
+                    error = ProtocolError(
+                        ErrorCode.INTERNAL, "that answer failed; please ask again"
+                    )
+                    await self._send_locked(error.to_message())
+                    await self._end_locked(turn)
+            return
+        async with self._lock:
+            if self._turn is turn and not turn.cancelled:
+                await self._end_locked(turn)
+        self._history += [ChatTurn("user", turn.text), ChatTurn("assistant", turn.answer_text)]
+
+    async def _end_locked(self, turn: Turn) -> None:
+        end = MediaChunk(turn_id=turn.turn_id, seq=turn.end_seq, end=True)
+        await self._send_bytes_locked(end.pack())
+        await self._send_locked(
+            TurnEnd(
+                turn_id=turn.turn_id,
+                ttfw_ms=turn.ttfw_ms,
+                fallbacks=tuple(turn.fallbacks),
+                cache_hit=turn.cache_hit,
+                interrupted=False,
+            )
+        )
+        await self._move_locked(TurnState.IDLE)
+        self._record(turn, interrupted=False, barge_in_ms=None)
+        self._turn = None
+
+    async def _interrupt(self, reason: InterruptReason, received: float) -> bool:
+        """The barge-in path: gate, tell the client, stop every stage. False if nothing to stop."""
+        async with self._lock:
+            turn = self._turn
+            if turn is None:  # nothing running (or it ended while we waited for the lock)
+                return False
+            turn.cancelled = True  # from here on the gate refuses this turn's media
+            await self._move_locked(TurnState.INTERRUPTED)
+            await self._send_locked(Interrupted(turn_id=turn.turn_id, reason=reason))
+            barge_in_ms = round((time.monotonic() - received) * 1000, 2)
+            self._turn = None
+        task, self._turn_task = self._turn_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.context.renders.cancel(
+            turn_id=turn.turn_id, task_ids=turn.assembler.outstanding_task_ids()
+        )
+        self._record(turn, interrupted=True, barge_in_ms=barge_in_ms)
+        return True
+
+    def _record(self, turn: Turn, *, interrupted: bool, barge_in_ms: float | None) -> None:
+        task = asyncio.create_task(
+            self.recorder.finish(
+                turn,
+                session_id=self.session_id,
+                avatar_id=self.context.avatar.id,
+                transitions=self.machine.history_ms(),
+                interrupted=interrupted,
+                barge_in_ms=barge_in_ms,
+            )
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- the gate ------------------------------------------------------------------------
+
+    async def send_json(self, turn: Turn, message: BaseModel) -> bool:
+        async with self._lock:
+            if turn.cancelled or turn is not self._turn:
+                return False
+            await self._send_locked(message)
+            return True
+
+    async def send_media(self, turn: Turn, packed: bytes) -> bool:
+        async with self._lock:
+            if turn.cancelled or turn is not self._turn:
+                return False
+            await self._send_bytes_locked(packed)
+            return True
+
+    async def turn_speaking(self, turn: Turn) -> None:
+        async with self._lock:
+            if turn is self._turn and self.machine.state is TurnState.THINKING:
+                await self._move_locked(TurnState.SPEAKING)
+
+    async def _send(self, message: BaseModel) -> None:
+        async with self._lock:
+            await self._send_locked(message)
+
+    async def _send_locked(self, message: BaseModel) -> None:
+        await self.transport.send_text(message.model_dump_json())
+
+    async def _send_bytes_locked(self, data: bytes) -> None:
+        self.bytes_sent += len(data)
+        await self.transport.send_bytes(data)
+
+    async def _move(self, to: TurnState) -> None:
+        async with self._lock:
+            await self._move_locked(to)
+
+    async def _move_locked(self, to: TurnState, *, turn_id: uuid.UUID | None = None) -> None:
+        change = self.machine.transition(to, at=time.monotonic(), turn_id=turn_id)
+        await self._send_locked(State(state=change.state, turn_id=change.turn_id))
+
+    # --- end -----------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Stop everything the session owns, without telling the (gone) client."""
+        turn, task = self._turn, self._turn_task
+        if turn is not None:
+            turn.cancelled = True
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if turn is not None:
+            await self.context.renders.cancel(
+                turn_id=turn.turn_id, task_ids=turn.assembler.outstanding_task_ids()
+            )
+            self._record(turn, interrupted=True, barge_in_ms=None)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)

@@ -1,0 +1,62 @@
+"""Raw int16 bytes at the synthesizer's rate to 16 kHz int16 blocks of about 20-100 ms."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from conversation.tts.base import OUTPUT_RATE
+from conversation.tts.resample import StreamResampler
+
+MIN_BLOCK = OUTPUT_RATE * 20 // 1000
+MAX_BLOCK = OUTPUT_RATE * 100 // 1000
+
+
+class PcmBlocks:
+    """Carries odd bytes, resampler state and a short remainder from one read to the next."""
+
+    def __init__(self, in_rate: int, *, channels: int = 1, byte_limit: int | None = None) -> None:
+        self._resampler = StreamResampler(in_rate, OUTPUT_RATE)
+        self._frame_bytes = 2 * channels
+        self._channels = channels
+        self._carry = b""
+        self._pending: list[np.ndarray] = []
+        self._pending_len = 0
+        self._bytes_left = byte_limit
+
+    def feed(self, data: bytes) -> list[np.ndarray]:
+        """The blocks that `data` completes (possibly none)."""
+        if self._bytes_left is not None:
+            data = data[: self._bytes_left]
+            self._bytes_left -= len(data)
+        data = self._carry + data
+        usable = len(data) - len(data) % self._frame_bytes
+        self._carry = data[usable:]
+        if usable:
+            samples = np.frombuffer(data[:usable], dtype="<i2").astype(np.float64)
+            if self._channels > 1:
+                samples = samples.reshape(-1, self._channels).mean(axis=1)
+            self._add(self._resampler.process(samples))
+        return self._take(MIN_BLOCK)
+
+    def finish(self) -> list[np.ndarray]:
+        """The rest, after the end of the stream: the resampler's tail and a last short block."""
+        self._carry = b""
+        self._add(self._resampler.flush())
+        return self._take(1)
+
+    def _add(self, samples: np.ndarray) -> None:
+        if samples.size:
+            pcm = np.clip(np.rint(samples), -32768, 32767).astype(np.int16)
+            self._pending.append(pcm)
+            self._pending_len += pcm.size
+
+    def _take(self, minimum: int) -> list[np.ndarray]:
+        if self._pending_len < minimum:
+            return []
+        joined = np.concatenate(self._pending)
+        self._pending, self._pending_len = [], 0
+        blocks = [joined[i : i + MAX_BLOCK] for i in range(0, joined.size, MAX_BLOCK)]
+        if blocks[-1].size < minimum:
+            tail = blocks.pop()
+            self._pending, self._pending_len = [tail], tail.size
+        return blocks

@@ -1,0 +1,25 @@
+"""Load the web process's models before the first customer needs them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+
+def _load() -> None:
+    from conversation.llm.embedding import EmbedderUnavailable, MiniLmEmbedder
+
+    try:
+        MiniLmEmbedder().embed(["warm up"])
+        log.info("FAQ matcher warm: %s", MiniLmEmbedder.name)
+    except EmbedderUnavailable:
+        log.warning("FAQ matcher without MiniLM: lexical matching only")
+
+
+def start() -> threading.Thread:
+    """In a thread, so the server answers (health checks, sessions) while the model loads."""
+    thread = threading.Thread(target=_load, name="warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,40 @@
+"""Which renderer bakes and renders an avatar: MuseTalk where weights and CUDA exist, else CPU."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from lipsync_worker.contract import BakeError, BakeFailure, LipSyncRenderer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Choice:
+    kind: str
+    reason: str
+
+
+def choose(wanted: str, musetalk_models: str | None) -> Choice:
+    """Pick a renderer kind for `wanted` ("auto", "cpu" or "musetalk") on this machine."""
+    if wanted == "cpu":
+        return Choice("cpu", "CPU renderer requested")
+    from lipsync_worker.musetalk.availability import musetalk_available
+
+    ok, why = musetalk_available(musetalk_models)
+    if ok:
+        return Choice("musetalk", "MuseTalk weights and CUDA present")
+    if wanted == "musetalk":
+        raise BakeError(BakeFailure.MODEL_MISSING, f"MuseTalk was requested but {why}.")
+    return Choice("cpu", f"CPU renderer: {why}")
+
+
+def build(kind: str, musetalk_models: str | None) -> LipSyncRenderer:
+    if kind == "musetalk":
+        from lipsync_worker.musetalk.renderer import MuseTalkRenderer
+
+        return MuseTalkRenderer(musetalk_models)  # type: ignore[arg-type]
+    from lipsync_worker.cpu_renderer import CpuRenderer
+
+    return CpuRenderer()

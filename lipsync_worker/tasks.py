@@ -1,0 +1,226 @@
+"""Celery tasks of the `lipsync` queue: bake an avatar; render one audio chunk of a turn.
+
+Tasks are thin: they take ids and bytes, call the renderer, and report through the avatars
+services (bakes) or the channel layer (frames). The renderers themselves know nothing of
+Celery or Django.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import redis
+from asgiref.sync import async_to_sync
+from celery import shared_task, signals
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from lipsync_worker import artifacts, baking, selection
+from lipsync_worker.cancel import turn_cancelled
+from lipsync_worker.contract import (
+    Baked,
+    BakeError,
+    BakeSource,
+    LipSyncRenderer,
+    RenderCancelled,
+    RenderedFrame,
+    StreamState,
+    frames_for_samples,
+)
+from lipsync_worker.resident import ResidentAvatars
+from lipsync_worker.wire import failed_message, frames_messages
+
+log = logging.getLogger(__name__)
+
+RENDER_TASK = "lipsync_worker.tasks.render_chunk"
+_resident = ResidentAvatars(budget_bytes=settings.LIPSYNC_MEMORY_MB * 1024 * 1024)
+_redis: redis.Redis | None = None
+_renderers: dict[str, LipSyncRenderer] = {}
+
+
+def _redis_client() -> redis.Redis:
+    global _redis
+    if _redis is None:
+        _redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    return _redis
+
+
+def _renderer(kind: str) -> LipSyncRenderer:
+    """One renderer instance per kind per worker: models load once, not per chunk."""
+    if kind not in _renderers:
+        _renderers[kind] = selection.build(kind, settings.MUSETALK_MODELS)
+    return _renderers[kind]
+
+
+def _private(relative: str) -> Path:
+    return Path(settings.PRIVATE_MEDIA_ROOT) / relative
+
+
+@shared_task(name="lipsync_worker.tasks.bake_avatar")
+def bake_avatar(avatar_id: int) -> None:
+    from avatars import services
+    from avatars.models import Avatar
+    from avatars.selectors import avatar_has_valid_consent
+
+    avatar = Avatar.objects.filter(pk=avatar_id).first()
+    if avatar is None:
+        return
+    if not avatar_has_valid_consent(avatar):
+        services.avatar_bake_failed(avatar_id=avatar_id, reason="No valid consent record.")
+        return
+    relative = f"baked/{avatar_id}/{uuid.uuid4().hex}"
+    out_dir = _private(relative)
+    started = time.perf_counter()
+    try:
+        choice = selection.choose(avatar.renderer, settings.MUSETALK_MODELS)
+        log.info("baking avatar %s with %s (%s)", avatar_id, choice.kind, choice.reason)
+        renderer = _renderer(choice.kind)
+        source = BakeSource(
+            path=Path(avatar.source_media.path), out_dir=out_dir, params=avatar.bake_params
+        )
+        baked = renderer.bake(source)
+        artifacts.add_files(out_dir, list(baking.encode_idle_clip(baked.frames, out_dir)))
+    except BakeError as error:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        log.info("bake of avatar %s failed: %s", avatar_id, error.code)
+        services.avatar_bake_failed(avatar_id=avatar_id, reason=error.message)
+        return
+    except Exception:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        log.exception("bake of avatar %s crashed", avatar_id)
+        services.avatar_bake_failed(
+            avatar_id=avatar_id, reason="The bake stopped on an internal error; see the worker log."
+        )
+        return
+    checksum = hashlib.sha256((out_dir / "manifest.json").read_bytes()).hexdigest()
+    public = _publish_idle_clip(avatar_id, checksum, out_dir)
+    previous = avatar.baked_path
+    services.avatar_bake_finished(
+        avatar_id=avatar_id,
+        renderer=choice.kind,
+        renderer_reason=choice.reason,
+        baked_path=relative,
+        checksum=checksum,
+        geometry=_geometry(baked),
+        idle_clip=public,
+    )
+    if previous and previous != relative:
+        shutil.rmtree(_private(previous), ignore_errors=True)
+    log.info("baked avatar %s in %.1f s", avatar_id, time.perf_counter() - started)
+
+
+def _publish_idle_clip(avatar_id: int, checksum: str, out_dir: Path) -> str:
+    """Copy the idle clip and poster where browsers load them; the path changes per bake."""
+    relative = f"avatars/{avatar_id}/{checksum[:16]}"
+    target = Path(settings.MEDIA_ROOT) / relative
+    target.mkdir(parents=True, exist_ok=True)
+    for name in baking.IDLE_FILES:
+        if (out_dir / name).exists():
+            shutil.copyfile(out_dir / name, target / name)
+    return relative
+
+
+def _geometry(baked: Baked) -> dict[str, Any]:
+    width, height = baked.size
+    crop = baked.face_boxes[0] if baked.face_boxes else None
+    return {
+        "width": width,
+        "height": height,
+        "fps": 25,
+        "idle_frames": baked.frame_count,
+        "crop_size": crop.w if crop else None,
+        "face_box": [crop.x, crop.y, crop.w, crop.h] if crop else None,
+        "renderer": baked.renderer,
+    }
+
+
+def resident_baked(avatar_id: int, baked_checksum: str) -> Baked:
+    def load() -> Baked:
+        from avatars.models import Avatar
+
+        avatar = Avatar.objects.get(pk=avatar_id, baked_checksum=baked_checksum)
+        return _renderer(avatar.renderer_in_use).load(_private(avatar.baked_path))
+
+    return _resident.get((avatar_id, baked_checksum), load)
+
+
+@shared_task(name=RENDER_TASK, ignore_result=True)
+def render_chunk(
+    *,
+    channel: str,
+    avatar_id: int,
+    baked_checksum: str,
+    renderer: str,
+    turn_id: str,
+    seq: int,
+    audio: bytes,
+    idle_start: int,
+    turn_frame: int,
+    left_audio: bytes = b"",
+) -> None:
+    """Render the frames of one audio chunk and send them to the session's channel."""
+    client = _redis_client()
+    if turn_cancelled(client, turn_id):
+        return
+    layer = get_channel_layer()
+    started = time.perf_counter()
+    frames: list[RenderedFrame] = []
+    total = 0
+    try:
+        baked = resident_baked(avatar_id, baked_checksum)
+        backend = _renderer(renderer)
+        state = StreamState(
+            idle_start=idle_start,
+            turn_frame=turn_frame,
+            left_audio=np.frombuffer(left_audio, dtype=np.int16),
+        )
+        pcm = np.frombuffer(audio, dtype=np.int16)
+        total = frames_for_samples(len(pcm))
+        log.info("rendering turn %s chunk %s: %d frames", turn_id, seq, total)
+        for batch in backend.render(baked, pcm, state, lambda: turn_cancelled(client, turn_id)):
+            frames.extend(batch)
+    except RenderCancelled:
+        log.info(
+            "turn %s chunk %s cancelled after %d of %d frames", turn_id, seq, len(frames), total
+        )
+        return
+    except Exception as error:
+        log.exception("render of avatar %s chunk %s failed", avatar_id, seq)
+        async_to_sync(layer.send)(channel, failed_message(turn_id, seq, type(error).__name__))
+        return
+    if turn_cancelled(client, turn_id):
+        return
+    render_ms = (time.perf_counter() - started) * 1000
+    for message in frames_messages(turn_id, seq, frames, render_ms):
+        async_to_sync(layer.send)(channel, message)
+
+
+def enqueue_render(**kwargs: Any) -> str:
+    """Queue a chunk render; Flower and logs see ids and sizes, never the audio."""
+    shown = {k: v for k, v in kwargs.items() if k not in ("audio", "left_audio")}
+    shown["audio"] = f"<{len(kwargs['audio'])} bytes>"
+    result = render_chunk.apply_async(kwargs=kwargs, argsrepr="()", kwargsrepr=repr(shown))
+    return str(result.id)
+
+
+@signals.worker_ready.connect
+def warm_up(sender: Any = None, **_: Any) -> None:
+    """Load ready avatars into memory before the lipsync worker takes its first chunk."""
+    queues = {q.name for q in getattr(getattr(sender, "task_consumer", None), "queues", [])}
+    if "lipsync" not in queues:
+        return
+    from avatars.models import Avatar
+
+    for avatar in Avatar.objects.filter(status=Avatar.Status.READY).exclude(baked_checksum=""):
+        try:
+            resident_baked(avatar.pk, avatar.baked_checksum)
+        except Exception:
+            log.exception("could not load baked avatar %s at start", avatar.pk)
+    log.info("lipsync worker warm: %d avatars resident", len(_resident.keys()))

@@ -1,0 +1,66 @@
+"""What the lip-sync worker sends back over the channel layer, and how frames are encoded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+
+from lipsync_worker.contract import RenderedFrame
+
+JPEG_QUALITY = 82
+
+
+def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    """RGB uint8 image -> baseline JPEG bytes a browser decodes with createImageBitmap."""
+    ok, data = cv2.imencode(
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return data.tobytes()
+
+
+MESSAGE_BUDGET = 600_000  # bytes of JPEG per message; channels-redis refuses about 1 MB
+
+
+def frames_messages(
+    turn_id: str, seq: int, frames: Sequence[RenderedFrame], render_ms: float
+) -> list[dict[str, Any]]:
+    """The channel-layer messages carrying one chunk's frames, in order.
+
+    Usually one (a second of face crops is a few hundred kB); more when the crops are large,
+    each marked with its `part` and the total `parts` so the consumer can reassemble the chunk.
+    """
+    encoded = [encode_jpeg(f.image) for f in frames]
+    groups: list[list[int]] = [[]]
+    size = 0
+    for i, jpeg in enumerate(encoded):
+        if groups[-1] and size + len(jpeg) > MESSAGE_BUDGET:
+            groups.append([])
+            size = 0
+        groups[-1].append(i)
+        size += len(jpeg)
+    return [
+        {
+            "type": "lipsync.frames",
+            "turn_id": turn_id,
+            "seq": seq,
+            "part": part,
+            "parts": len(groups),
+            "first_frame": frames[group[0]].index if group else 0,
+            "idle_indices": [frames[i].idle_index for i in group],
+            "boxes": [
+                [frames[i].box.x, frames[i].box.y, frames[i].box.w, frames[i].box.h] for i in group
+            ],
+            "jpegs": [encoded[i] for i in group],
+            "render_ms": round(render_ms, 2),
+        }
+        for part, group in enumerate(groups)
+    ]
+
+
+def failed_message(turn_id: str, seq: int, reason: str) -> dict[str, Any]:
+    return {"type": "lipsync.failed", "turn_id": turn_id, "seq": seq, "reason": reason}

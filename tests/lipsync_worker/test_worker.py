@@ -1,0 +1,122 @@
+"""The lipsync worker for real: Celery, Redis, the channel layer and the CPU renderer."""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.management import call_command
+
+from avatars import services
+from avatars.models import Avatar
+from avatarsite.celery import app
+from lipsync_worker.cancel import cancel_turn
+from lipsync_worker.tasks import enqueue_render
+from tests.processes import wait_until
+from tests.speech_audio import espeak_pcm16
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+
+def bake_demo() -> Avatar:
+    call_command("load_demo", stdout=io.StringIO())
+    avatar = Avatar.objects.get(slug="demo")
+    services.avatar_bake_request(avatar=avatar)
+
+    def finished() -> bool:
+        avatar.refresh_from_db()
+        return avatar.status != Avatar.Status.BAKING
+
+    wait_until(finished, 180, "bake finished")
+    assert avatar.status == Avatar.Status.READY, avatar.status_reason
+    return avatar
+
+
+def receive(channel: str, timeout: float) -> dict | None:
+    layer = get_channel_layer()
+
+    async def get() -> dict | None:
+        import asyncio
+
+        try:
+            return await asyncio.wait_for(layer.receive(channel), timeout)
+        except TimeoutError:
+            return None
+
+    return async_to_sync(get)()
+
+
+def render(channel: str, avatar: Avatar, turn_id: str, seq: int, audio: np.ndarray) -> str:
+    return enqueue_render(
+        channel=channel,
+        avatar_id=avatar.pk,
+        baked_checksum=avatar.baked_checksum,
+        renderer=avatar.renderer_in_use,
+        turn_id=turn_id,
+        seq=seq,
+        audio=audio.tobytes(),
+        idle_start=0,
+        turn_frame=0,
+        left_audio=b"",
+    )
+
+
+def test_bake_the_demo_avatar_then_render_a_chunk(start_worker) -> None:
+    start_worker("lipsync")
+    avatar = bake_demo()
+    assert avatar.renderer_in_use == "cpu" and avatar.renderer_reason
+    baked_dir = Path(settings.PRIVATE_MEDIA_ROOT) / avatar.baked_path
+    assert (baked_dir / "manifest.json").exists()
+    public = Path(settings.MEDIA_ROOT) / avatar.idle_clip
+    assert (public / "idle.webm").stat().st_size > 0 and (public / "idle.mp4").exists()
+    assert avatar.geometry["fps"] == 25 and avatar.geometry["width"] > 0
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    audio = espeak_pcm16("Hello, how can I help you today?")[:16_000]
+    render(channel, avatar, str(uuid.uuid4()), 0, audio)
+    message = receive(channel, 60)
+    assert message is not None and message["type"] == "lipsync.frames"
+    assert message["parts"] == 1 and message["seq"] == 0
+    assert len(message["jpegs"]) == math.ceil(len(audio) / 640)
+    assert all(jpeg[:2] == b"\xff\xd8" for jpeg in message["jpegs"])
+
+
+def test_cancel_stops_a_chunk_midway_and_a_revoked_task_never_renders(
+    start_worker, redis_client
+) -> None:
+    worker = start_worker("lipsync")
+    avatar = bake_demo()
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    speech = espeak_pcm16("Our store is open from nine to six, Monday to Saturday.")
+    long_chunk = np.tile(speech, math.ceil(60 * 16_000 / len(speech)))[: 60 * 16_000]
+    short_chunk = speech[:8_000]
+    turn_a, turn_b, turn_c = (str(uuid.uuid4()) for _ in range(3))
+
+    render(channel, avatar, turn_a, 0, long_chunk)  # 1500 frames: the worker is busy a while
+    wait_until(lambda: f"rendering turn {turn_a} chunk 0" in worker.output(), 60, "render start")
+    revoked_id = render(channel, avatar, turn_b, 0, short_chunk)  # queued behind turn A
+    app.control.revoke(revoked_id)
+    render(channel, avatar, turn_c, 0, short_chunk)
+    time.sleep(0.3)  # let the revoke broadcast reach the worker's socket before it frees up
+    cancel_turn(redis_client, turn_a)
+
+    message = receive(channel, 60)
+    assert message is not None and message["turn_id"] == turn_c  # A was cut, B never ran
+    assert receive(channel, 2) is None
+    log = worker.output()
+    cut = [line for line in log.splitlines() if f"turn {turn_a} chunk 0 cancelled" in line]
+    assert cut, log[-3000:]
+    done, total = (int(n) for n in cut[0].rsplit("after ", 1)[1].split(" frames")[0].split(" of "))
+    assert 0 < done < total == 1500
+    assert f"rendering turn {turn_b}" not in log
+    assert revoked_id in log and "revoked" in log.lower()
