@@ -33,7 +33,7 @@ test: $(STAMP) system-packages-test lint
 	$(PY) -m pytest
 
 lock: $(STAMP)
-	$(PY) -m pip freeze --exclude-editable | sed 's/^torch==.*/torch==2.13.0/' > requirements.txt
+	$(PY) -m pip list --format=freeze --exclude-editable | grep -v "^pip==" | sed "s/^torch==.*/torch==2.13.0/" > requirements.txt
 
 clean:
 	rm -rf $(VENV) var test-output

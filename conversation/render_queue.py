@@ -10,11 +10,10 @@ from uuid import UUID
 import redis.asyncio as aioredis
 from django.conf import settings
 
-from avatarsite.celery import app
 from conversation.audio_chunks import LipSyncChunk
 from conversation.ports import AvatarRuntime
 from lipsync_worker.cancel import CANCEL_TTL_S, cancel_key
-from lipsync_worker.tasks import enqueue_render
+from lipsync_worker.tasks import enqueue_render, revoke_renders
 
 log = logging.getLogger(__name__)
 
@@ -65,4 +64,4 @@ class CeleryRenderQueue:
         await _client().set(cancel_key(str(turn_id)), b"1", ex=CANCEL_TTL_S)
         if task_ids:
             loop = asyncio.get_running_loop()
-            await loop.run_in_executor(_publisher, lambda: app.control.revoke(task_ids))
+            await loop.run_in_executor(_publisher, lambda: revoke_renders(task_ids))

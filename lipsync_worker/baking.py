@@ -1,4 +1,4 @@
-"""Bake preparation shared by every renderer: decode, frame, find the face, build the idle cycle.
+"""Bake preparation shared by every renderer: decode, find the face, frame it, build the idle cycle.
 
 Faces are found with OpenCV's bundled Haar cascades (shipped inside opencv-python-headless):
 nothing is downloaded. Failures raise `BakeError` with a sentence an operator can act on.
@@ -6,328 +6,312 @@ nothing is downloaded. Failures raise `BakeError` with a sentence an operator ca
 
 from __future__ import annotations
 
-import math
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from lipsync_worker import idle_cycle
 from lipsync_worker.contract import FPS, BakeError, BakeFailure, BakeSource, Box
+from lipsync_worker.idle_cycle import IDLE_FILES, encode_idle_clip
 
 MAX_SIDE = 512  # long side of baked frames: enough for a widget, light on the wire
-MIN_FACE_PX = 64  # a smaller face (in the source) has too few pixels for a mouth
+MIN_FACE_PX = 96  # face height in the source below which a mouth has too few pixels
+# Haar boxes run from the brows to the lower lip; the whole face (hairline to chin) is ~1.3x.
+HAAR_TO_FACE = 1.3
+COMPARABLE_AREA = 0.4  # a second face at least this big (by area) makes the picture ambiguous
 MIN_VIDEO_S = 1.0
 MAX_VIDEO_S = 10.0  # the idle cycle is this, forward then back: longer sources are cut
-PHOTO_CYCLE_FRAMES = 100  # a still photo idles on a 4 s loop
-IDLE_FILES = ("idle.webm", "idle.mp4", "idle_poster.jpg")
+DETECT_SIDE = 1024  # faces are searched on a copy at most this big: Haar cost grows with area
+READ_SIDE = 1024  # decoded frames are shrunk to this as read: 10 s stay under ~450 MB
+CROP_SCALE = 1.7  # face crop side / Haar face width: forehead to below the chin
+CROP_CENTRE_Y = 0.62  # crop centre, in Haar face heights below its top: extra room for the jaw
+FRAME_SCALE = 1.95  # frame side / crop side: head and shoulders; a 256 crop fits a 512 frame
+PHOTO_CYCLE_FRAMES = idle_cycle.PHOTO_CYCLE_FRAMES
+__all__ = ["IDLE_FILES", "Prepared", "encode_idle_clip", "prepare"]  # the clip lives with the cycle
 
 _CASCADES = cv2.data.haarcascades  # type: ignore[attr-defined]
 
 
 @dataclass
 class Prepared:
-    """Frames of the idle cycle with, per frame, the face box and the mouth geometry."""
+    """The idle cycle, where the face crop sits in each frame, and the mouth inside that crop."""
 
-    frames: np.ndarray  # N x H x W x 3 uint8 RGB
-    face_boxes: list[Box]  # square, inside the frame
-    mouth_boxes: list[Box]  # the region a renderer redraws (lower face), inside the frame
-    mouth_center: tuple[float, float]  # in mouth-box coordinates (same for every frame)
-    mouth_half_width: float
-    crop_size: int
-    mask: np.ndarray  # crop_size x crop_size float32 feathered lower-face mask (MuseTalk)
-
-    @property
-    def mouth_box(self) -> Box:
-        return self.mouth_boxes[0]
+    frames: np.ndarray  # N x H x W x 3 uint8 RGB, H and W even, long side <= MAX_SIDE
+    face_boxes: list[Box]  # square, one size for all frames, inside the frame (full-frame coords)
+    crop_size: int  # the nominal crop a renderer works at; mask and mouth_box are in its coords
+    mask: np.ndarray  # crop_size x crop_size float32 0..1: the lower face, feathered
+    mouth_box: Box  # the lips, in crop_size coordinates
+    is_video: bool
 
 
 def _cascade(name: str) -> cv2.CascadeClassifier:
     return cv2.CascadeClassifier(f"{_CASCADES}{name}")
 
 
-def read_source(path: Path) -> tuple[list[np.ndarray], bool]:
-    """RGB frames at 25 fps (a video) or one frame (a photo); raises UNREADABLE or TOO_SHORT."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+def read_source(path: Path) -> tuple[list[np.ndarray], bool, float]:
+    """RGB frames at 25 fps (a video) or one frame (a photo), and the scale they were read at.
+
+    Frames are shrunk to a long side of at most READ_SIDE as they are decoded, so a 4K video
+    does not hold gigabytes; `scale` (<= 1) lets face sizes be judged in source pixels.
+    Raises UNREADABLE or TOO_SHORT.
+    """
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)  # applies EXIF orientation
     if image is not None:
-        return [cv2.cvtColor(image, cv2.COLOR_BGR2RGB)], False
-    capture = cv2.VideoCapture(str(path))
-    fps = capture.get(cv2.CAP_PROP_FPS) or FPS
-    frames: list[np.ndarray] = []
-    index = 0
-    while len(frames) < MAX_VIDEO_S * FPS:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        # Resample to 25 fps: keep source frame i when it is the nearest to the next output tick.
-        while len(frames) * fps / FPS <= index + 0.5 and len(frames) < MAX_VIDEO_S * FPS:
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-        index += 1
-    capture.release()
+        return _shrunk([cv2.cvtColor(image, cv2.COLOR_BGR2RGB)], False)
+    frames = _read_video(path)
     if not frames:
-        raise BakeError(BakeFailure.UNREADABLE, "The file is neither a readable image nor a video.")
+        rgb = _read_with_pil(path)
+        if rgb is None:
+            raise BakeError(
+                BakeFailure.UNREADABLE,
+                "The file could not be read as a picture or a video. Upload a JPEG, PNG or MP4.",
+            )
+        return _shrunk([rgb], False)
     if len(frames) < MIN_VIDEO_S * FPS:
         raise BakeError(
             BakeFailure.TOO_SHORT,
             f"The video is {len(frames) / FPS:.1f} s long; at least {MIN_VIDEO_S:.0f} s is needed.",
         )
-    return frames, True
+    return _shrunk(frames, True)
 
 
-def detect_face(rgb: np.ndarray) -> Box:
-    """The one face in the picture; raises NO_FACE, SEVERAL_FACES or FACE_TOO_SMALL."""
-    gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
-    found = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(
-        gray, scaleFactor=1.1, minNeighbors=6, minSize=(24, 24)
-    )
-    faces = sorted((Box(*map(int, f)) for f in found), key=lambda b: -b.w * b.h)
+def _shrink_factor(frame: np.ndarray) -> float:
+    return min(1.0, READ_SIDE / max(frame.shape[:2]))
+
+
+def _shrunk(frames: list[np.ndarray], is_video: bool) -> tuple[list[np.ndarray], bool, float]:
+    scale = _shrink_factor(frames[0])
+    if scale < 1.0:
+        frames = [
+            cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) for f in frames
+        ]
+    return frames, is_video, scale
+
+
+def _read_video(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        return []
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    fps = fps if 1.0 <= fps <= 240.0 else float(FPS)  # containers without a rate: assume 25
+    limit = int(MAX_VIDEO_S * FPS)
+    frames: list[np.ndarray] = []
+    index = 0
+    while len(frames) < limit:
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            break
+        scale = _shrink_factor(frame)
+        if scale < 1.0:
+            frame = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        # Resample to 25 fps by nearest timestamp: output tick k shows the source frame whose
+        # time is nearest k / 25 (repeats frames of slower sources, drops from faster ones).
+        while len(frames) < limit and len(frames) / FPS < (index + 0.5) / fps:
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        index += 1
+    capture.release()
+    return frames
+
+
+def _read_with_pil(path: Path) -> np.ndarray | None:
+    try:
+        from PIL import Image, ImageOps
+
+        with Image.open(path) as img:
+            return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+    except Exception:  # any decoder error means the same thing here: not a picture
+        return None
+
+
+def find_faces(rgb: np.ndarray) -> list[Box]:
+    """Every face the frontal cascade sees, largest first, in the picture's own pixels."""
+    height, width = rgb.shape[:2]
+    shrink = min(1.0, DETECT_SIDE / max(height, width))
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if shrink < 1.0:
+        gray = cv2.resize(gray, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+    cascade = _cascade("haarcascade_frontalface_default.xml")
+    # Haar windows normalise their own contrast, so plain gray is best; a global histogram
+    # equalisation is not (a plain backdrop skews it and hides the face). Local contrast
+    # (CLAHE) is the second try, for backlit or dim pictures.
+    found = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=6, minSize=(24, 24))
+    if len(found) == 0:
+        local = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(gray)
+        found = cascade.detectMultiScale(local, scaleFactor=1.1, minNeighbors=6, minSize=(24, 24))
+    boxes = [Box(*(int(round(v / shrink)) for v in f)) for f in found]
+    return sorted(boxes, key=lambda b: -b.w * b.h)
+
+
+def detect_face(rgb: np.ndarray, read_scale: float = 1.0) -> Box:
+    """The one face in the picture; raises NO_FACE, SEVERAL_FACES or FACE_TOO_SMALL.
+
+    `read_scale` is how much the picture was shrunk on reading: size limits are in source pixels.
+    """
+    faces = find_faces(rgb)
     if not faces:
-        raise BakeError(BakeFailure.NO_FACE, "No face was found. Use a frontal, well-lit picture.")
-    big = [f for f in faces if f.w * f.h >= 0.4 * faces[0].w * faces[0].h]
+        raise BakeError(
+            BakeFailure.NO_FACE, "No face was found. Use a frontal, well-lit picture of one person."
+        )
+    big = [f for f in faces if f.w * f.h >= COMPARABLE_AREA * faces[0].w * faces[0].h]
     if len(big) > 1:
         raise BakeError(
             BakeFailure.SEVERAL_FACES,
             f"{len(big)} faces were found. The picture must show exactly one person.",
         )
-    if faces[0].w < MIN_FACE_PX:
+    face_px = int(faces[0].h * HAAR_TO_FACE / read_scale)
+    if face_px < MIN_FACE_PX:
         raise BakeError(
             BakeFailure.FACE_TOO_SMALL,
-            f"The face is {faces[0].w} px wide; at least {MIN_FACE_PX} px is needed.",
+            f"The face is about {face_px} px tall; at least {MIN_FACE_PX} px is needed. "
+            "Use a larger or closer picture.",
         )
     return faces[0]
 
 
-def square_inside(cx: float, cy: float, side: float, width: int, height: int) -> Box:
-    """A square of `side` centred near (cx, cy), shifted (never cut) to lie inside the frame."""
-    s = int(round(min(side, width, height)))
-    x = int(round(min(max(cx - s / 2, 0), width - s)))
-    y = int(round(min(max(cy - s / 2, 0), height - s)))
-    return Box(x, y, s, s)
+def track_faces(frames: list[np.ndarray], first: Box, step: int = 3) -> np.ndarray:
+    """Per-frame face centre and width (N x 3 float): detected every `step` frames, smoothed.
 
-
-def frame_around(face: Box, width: int, height: int) -> Box:
-    """Head-and-shoulders framing, so a face small in a wide picture still fills the widget."""
-    if face.w * 3.2 >= min(width, height):
-        return Box(0, 0, width, height)
-    return square_inside(face.x + face.w / 2, face.y + face.h * 1.1, face.w * 3.2, width, height)
-
-
-def _reframe(frames: list[np.ndarray], area: Box) -> tuple[list[np.ndarray], float]:
-    scale = MAX_SIDE / max(area.w, area.h)
-    size = (int(area.w * scale) // 2 * 2, int(area.h * scale) // 2 * 2)
-    out = [
-        cv2.resize(
-            f[area.y : area.y + area.h, area.x : area.x + area.w],
-            size,
-            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC,
-        )
-        for f in frames
-    ]
-    return out, scale
-
-
-def _face_boxes(frames: list[np.ndarray], first: Box) -> list[Box]:
-    """Per-frame face boxes for a video: detected every 5th frame, smoothed, interpolated."""
-    if len(frames) == 1:
-        return [first]
-    keys: dict[int, Box] = {0: first}
-    for i in range(5, len(frames), 5):
-        try:
-            keys[i] = detect_face(frames[i])
-        except BakeError:
-            continue  # a turned head or a blink: interpolate across it
+    Frames where the cascade misses (a blink, a turn) are interpolated; the track is then
+    smoothed so the crop does not jitter with the detector's pixel noise.
+    """
+    keys = {0: (first.x + first.w / 2, first.y + first.h / 2, float(first.w))}
+    for i in range(step, len(frames), step):
+        prev = keys[max(keys)]
+        near = [
+            f
+            for f in find_faces(frames[i])
+            if abs(f.x + f.w / 2 - prev[0]) < 0.5 * prev[2] and 0.7 < f.w / prev[2] < 1.4
+        ]
+        if near:
+            f = near[0]
+            keys[i] = (f.x + f.w / 2, f.y + f.h / 2, float(f.w))
     idx = np.array(sorted(keys))
-    arr = np.array([[keys[i].x, keys[i].y, keys[i].w] for i in idx], dtype=np.float64)
-    track = np.stack([np.interp(np.arange(len(frames)), idx, arr[:, k]) for k in range(3)], 1)
-    kernel = np.ones(5) / 5
-    track = np.stack(
-        [np.convolve(np.pad(track[:, k], 2, mode="edge"), kernel, "valid") for k in range(3)], 1
+    values = np.array([keys[i] for i in idx])
+    track = np.stack([np.interp(np.arange(len(frames)), idx, values[:, k]) for k in range(3)], 1)
+    sigma = 2.0  # frames: removes detector jitter, keeps real head motion
+    radius = int(3 * sigma)
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    kernel /= kernel.sum()
+    padded = np.pad(track, ((radius, radius), (0, 0)), mode="edge")
+    return np.stack([np.convolve(padded[:, k], kernel, "valid") for k in range(3)], 1)
+
+
+def frame_area(
+    centres: np.ndarray, side: float, width: int, height: int
+) -> tuple[int, int, int, int]:
+    """The region of the source shown as the avatar frame: x0, y0, x1, y1 (may exceed the source).
+
+    Head and shoulders, shifted to stay inside the source where it can; then grown to hold
+    every face crop whole. Growing past the source edge is filled by padding, so a face at the
+    border keeps its crop centred on it instead of a crop pushed off the face.
+    """
+    cx, cy = centres[:, 0].mean(), centres[:, 1].mean() + 0.15 * side
+    w, h = min(FRAME_SCALE * side, width), min(FRAME_SCALE * side, height)
+    x0 = min(max(cx - w / 2, 0.0), width - w)
+    y0 = min(max(cy - h / 2, 0.0), height - h)
+    x1, y1 = x0 + w, y0 + h
+    half = side / 2
+    x0 = min(x0, float(np.min(centres[:, 0])) - half)
+    y0 = min(y0, float(np.min(centres[:, 1])) - half)
+    x1 = max(x1, float(np.max(centres[:, 0])) + half)
+    y1 = max(y1, float(np.max(centres[:, 1])) + half)
+    return (
+        int(np.floor(x0)),
+        int(np.floor(y0)),
+        int(np.ceil(x1)),
+        int(np.ceil(y1)),
     )
-    return [Box(int(round(x)), int(round(y)), int(round(w)), int(round(w))) for x, y, w in track]
 
 
-def _photo_cycle(frame: np.ndarray, face: Box) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    """Four seconds of idle from one photo: slight sway and breathing, and one blink."""
+def _cut(frame: np.ndarray, area: tuple[int, int, int, int], size: tuple[int, int]) -> np.ndarray:
+    """`area` of the frame resized to `size`, padding by edge replication outside the frame."""
+    x0, y0, x1, y1 = area
     height, width = frame.shape[:2]
-    eyes = _eye_boxes(frame, face)
-    frames, shifts = [], []
-    for i in range(PHOTO_CYCLE_FRAMES):
-        phase = 2 * math.pi * i / PHOTO_CYCLE_FRAMES
-        dx, dy = 1.5 * math.sin(phase), 1.0 * math.sin(2 * phase)
-        scale = 1.0 + 0.004 * math.sin(phase)
-        cx, cy = face.x + face.w / 2, face.y + face.h
-        matrix = np.array([[scale, 0, (1 - scale) * cx + dx], [0, scale, (1 - scale) * cy + dy]])
-        moved = cv2.warpAffine(
-            frame, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-        )
-        closure = {30: 0.5, 31: 1.0, 32: 1.0, 33: 0.5}.get(i, 0.0)
-        if closure:
-            moved = _blink(
-                moved, [Box(e.x + round(dx), e.y + round(dy), e.w, e.h) for e in eyes], closure
-            )
-        frames.append(moved)
-        shifts.append((dx, dy))
-    return np.stack(frames), shifts
+    inside = frame[max(y0, 0) : min(y1, height), max(x0, 0) : min(x1, width)]
+    pads = (max(-y0, 0), max(y1 - height, 0), max(-x0, 0), max(x1 - width, 0))
+    if any(pads):
+        inside = cv2.copyMakeBorder(inside, *pads, borderType=cv2.BORDER_REPLICATE)
+    shrinking = size[0] < inside.shape[1]
+    return cv2.resize(inside, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
 
-def _eye_boxes(frame: np.ndarray, face: Box) -> list[Box]:
-    upper = cv2.cvtColor(
-        frame[face.y : face.y + face.h // 2, face.x : face.x + face.w], cv2.COLOR_RGB2GRAY
+def mouth_box_in_crop(crop_size: int) -> Box:
+    """Where the lips sit in a face crop built with CROP_SCALE and CROP_CENTRE_Y.
+
+    Frontal-face proportions: the mouth centre is ~0.82 Haar heights below the box top and
+    ~0.43 Haar widths wide.
+    """
+    cy = 0.5 + (0.82 - CROP_CENTRE_Y) / CROP_SCALE
+    w, h = 0.45 / CROP_SCALE, 0.2 / CROP_SCALE
+    return Box(
+        int(round((0.5 - w / 2) * crop_size)),
+        int(round((cy - h / 2) * crop_size)),
+        int(round(w * crop_size)),
+        int(round(h * crop_size)),
     )
-    found = _cascade("haarcascade_eye.xml").detectMultiScale(upper, 1.1, 5)
-    eyes = sorted(
-        (Box(face.x + int(x), face.y + int(y), int(w), int(h)) for x, y, w, h in found),
-        key=lambda b: -b.w,
-    )[:2]
-    if len(eyes) < 2:  # geometry of a frontal face when the cascade misses
-        size = face.w // 4
-        eyes = [
-            Box(
-                face.x + int(face.w * fx) - size // 2,
-                face.y + int(face.h * 0.38) - size // 2,
-                size,
-                size,
-            )
-            for fx in (0.3, 0.7)
-        ]
-    return eyes
 
 
-def _blink(frame: np.ndarray, eyes: list[Box], closure: float) -> np.ndarray:
-    """Lower the upper lid: the eye fills with lid colour from the top, softly."""
-    out = frame.copy()
-    for eye in eyes:
-        lid = (
-            frame[max(0, eye.y - eye.h // 4) : eye.y + 1, eye.x : eye.x + eye.w]
-            .reshape(-1, 3)
-            .mean(0)
-        )
-        rows = np.arange(eye.h, dtype=np.float32)[:, None] / eye.h
-        lid_rows = np.clip((closure * 0.75 - rows) * 6 + 1, 0, 1) * closure
-        alpha = cv2.GaussianBlur(np.repeat(lid_rows, eye.w, 1), (0, 0), max(1.0, eye.w / 12))[
-            ..., None
-        ]
-        patch = out[eye.y : eye.y + eye.h, eye.x : eye.x + eye.w].astype(np.float32)
-        out[eye.y : eye.y + eye.h, eye.x : eye.x + eye.w] = (
-            patch * (1 - alpha) + lid * alpha
-        ).astype(np.uint8)
-    return out
-
-
-def lower_face_mask(size: int) -> np.ndarray:
-    """Feathered mask of the lower face in a square face crop: 1 around mouth and jaw, 0 above."""
-    mask = np.zeros((size, size), np.float32)
-    cv2.ellipse(
-        mask,
-        (size // 2, int(size * 0.74)),
-        (int(size * 0.36), int(size * 0.24)),
-        0,
-        0,
-        360,
-        1.0,
-        -1,
-    )
-    return cv2.GaussianBlur(mask, (0, 0), size / 24)
+def lower_face_mask(crop_size: int) -> np.ndarray:
+    """Feathered mask of the lower face in a face crop: 1 over mouth and jaw, 0 from the nose up."""
+    mask = np.zeros((crop_size, crop_size), np.float32)
+    centre = (crop_size // 2, int(crop_size * 0.74))
+    axes = (int(crop_size * 0.33), int(crop_size * 0.23))
+    cv2.ellipse(mask, centre, axes, 0, 0, 360, 1.0, -1)
+    # Clipped: float rounding in the blur can leave 1.0000002, and a mask promises 0..1.
+    return np.clip(cv2.GaussianBlur(mask, (0, 0), crop_size / 24), 0.0, 1.0)
 
 
 def prepare(source: BakeSource, *, crop_size: int = 256) -> Prepared:
-    raw, is_video = read_source(source.path)
-    face = detect_face(raw[0])
-    area = frame_around(face, raw[0].shape[1], raw[0].shape[0])
-    framed, scale = _reframe(raw, area)
-    height, width = framed[0].shape[:2]
-    first = Box(
-        int((face.x - area.x) * scale),
-        int((face.y - area.y) * scale),
-        int(face.w * scale),
-        int(face.h * scale),
-    )
+    """Decode the source, check it shows one usable face, and build the framed idle cycle."""
+    raw, is_video, read_scale = read_source(source.path)
+    first = detect_face(raw[0], read_scale)
     if is_video:
-        boxes = _face_boxes(framed, first)
-        frames = np.stack(framed + framed[-2:0:-1])  # forward then back: a seamless loop
-        boxes = boxes + boxes[-2:0:-1]
+        track = track_faces(raw, first)
     else:
-        frames, shifts = _photo_cycle(framed[0], first)
-        boxes = [
-            Box(first.x + round(dx), first.y + round(dy), first.w, first.h) for dx, dy in shifts
-        ]
-    face_boxes = [
-        square_inside(b.x + b.w / 2, b.y + b.h * 0.62, b.w * 1.5, width, height) for b in boxes
-    ]
-    mouth_boxes = _mouth_regions(boxes, width, height)
-    m, b = mouth_boxes[0], boxes[0]
-    center = (b.x + b.w * 0.5 - m.x, b.y + b.h * 0.8 - m.y)
-    return Prepared(
-        frames, face_boxes, mouth_boxes, center, b.w * 0.21, crop_size, lower_face_mask(crop_size)
-    )
-
-
-def _mouth_regions(faces: list[Box], width: int, height: int) -> list[Box]:
-    """Nose tip to below the chin, cheek to cheek: what moves when a person speaks.
-
-    One size for every frame (the first face's), placed on each frame's face, inside the frame.
-    """
-    w = min(width, int(faces[0].w * 0.76) // 2 * 2)
-    h = min(height, int(faces[0].h * 0.52) // 2 * 2)
-    regions = []
-    for face in faces:
-        x = min(max(int(round(face.x + face.w * 0.12)), 0), width - w)
-        y = min(max(int(round(face.y + face.h * 0.6)), 0), height - h)
-        regions.append(Box(x, y, w, h))
-    return regions
-
-
-def encode_idle_clip(frames: np.ndarray, out_dir: Path) -> dict[str, Path]:
-    """The idle loop for the widget: VP8 WebM, H.264 MP4 (faststart) and a poster JPEG."""
-    height, width = frames.shape[1:3]
-    raw = np.ascontiguousarray(frames).tobytes()
-    outputs = {
-        "idle.webm": ["-c:v", "libvpx", "-b:v", "600k", "-deadline", "realtime", "-cpu-used", "8"],
-        "idle.mp4": [
-            "-c:v",
-            "libx264",
-            "-preset",
-            "veryfast",
-            "-crf",
-            "24",
-            "-pix_fmt",
-            "yuv420p",
-            "-movflags",
-            "+faststart",
-        ],
-    }
-    paths = {}
-    for name, codec in outputs.items():
-        path = out_dir / name
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-loglevel",
-                "error",
-                "-y",
-                "-f",
-                "rawvideo",
-                "-pix_fmt",
-                "rgb24",
-                "-s",
-                f"{width}x{height}",
-                "-r",
-                str(FPS),
-                "-i",
-                "-",
-                "-an",
-                *codec,
-                str(path),
-            ],
-            input=raw,
-            check=True,
-            timeout=120,
+        track = np.array([[first.x + first.w / 2, first.y + first.h / 2, float(first.w)]])
+    side = CROP_SCALE * float(np.median(track[:, 2]))
+    centres = np.stack([track[:, 0], track[:, 1] + (CROP_CENTRE_Y - 0.5) * track[:, 2]], 1)
+    height, width = raw[0].shape[:2]
+    area = frame_area(centres, side, width, height)
+    area_w, area_h = area[2] - area[0], area[3] - area[1]
+    scale = min(crop_size / side, MAX_SIDE / max(area_w, area_h))
+    out_w, out_h = max(2, int(area_w * scale) // 2 * 2), max(2, int(area_h * scale) // 2 * 2)
+    sx, sy = out_w / area_w, out_h / area_h
+    box_side = min(int(round(side * scale)), out_w, out_h)
+    boxes = []
+    for cx, cy in centres:
+        # Rounding may push a box a pixel past the frame; the area holds every crop by design.
+        x = int(round((cx - area[0]) * sx - box_side / 2))
+        y = int(round((cy - area[1]) * sy - box_side / 2))
+        boxes.append(
+            Box(
+                min(max(x, 0), out_w - box_side),
+                min(max(y, 0), out_h - box_side),
+                box_side,
+                box_side,
+            )
         )
-        paths[name] = path
-    poster = out_dir / "idle_poster.jpg"
-    cv2.imwrite(
-        str(poster), cv2.cvtColor(frames[0], cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85]
+    framed = [_cut(f, area, (out_w, out_h)) for f in raw]
+    if is_video:
+        # Forward then back: a loop with no jump, the mouth as it was in the source.
+        frames = np.stack(framed + framed[-2:0:-1])
+        face_boxes = boxes + boxes[-2:0:-1]
+    else:
+        face_in_frame = Box(
+            int(round((first.x - area[0]) * sx)),
+            int(round((first.y - area[1]) * sy)),
+            int(round(first.w * sx)),
+            int(round(first.h * sy)),
+        )
+        frames = idle_cycle.photo_idle(framed[0], face_in_frame)
+        face_boxes = boxes * len(frames)  # the sway is sub-pixel to a pixel: one box holds it
+    return Prepared(
+        frames=frames,
+        face_boxes=face_boxes,
+        crop_size=crop_size,
+        mask=lower_face_mask(crop_size),
+        mouth_box=mouth_box_in_crop(crop_size),
+        is_video=is_video,
     )
-    paths["idle_poster.jpg"] = poster
-    return paths

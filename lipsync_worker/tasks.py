@@ -22,8 +22,9 @@ from celery import shared_task, signals
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from avatarsite.celery import app
 from lipsync_worker import artifacts, baking, selection
-from lipsync_worker.cancel import turn_cancelled
+from lipsync_worker.cancel import mark_revoked, should_skip, turn_cancelled
 from lipsync_worker.contract import (
     Baked,
     BakeError,
@@ -151,8 +152,9 @@ def resident_baked(avatar_id: int, baked_checksum: str) -> Baked:
     return _resident.get((avatar_id, baked_checksum), load)
 
 
-@shared_task(name=RENDER_TASK, ignore_result=True)
+@shared_task(name=RENDER_TASK, ignore_result=True, bind=True)
 def render_chunk(
+    self: Any,
     *,
     channel: str,
     avatar_id: int,
@@ -167,7 +169,8 @@ def render_chunk(
 ) -> None:
     """Render the frames of one audio chunk and send them to the session's channel."""
     client = _redis_client()
-    if turn_cancelled(client, turn_id):
+    if should_skip(client, turn_id, self.request.id):
+        log.info("turn %s chunk %s skipped: cancelled or revoked", turn_id, seq)
         return
     layer = get_channel_layer()
     started = time.perf_counter()
@@ -200,6 +203,13 @@ def render_chunk(
     render_ms = (time.perf_counter() - started) * 1000
     for message in frames_messages(turn_id, seq, frames, render_ms):
         async_to_sync(layer.send)(channel, message)
+
+
+def revoke_renders(task_ids: list[str]) -> None:
+    """Revoke queued chunk tasks: a Redis mark every worker checks, and Celery's broadcast."""
+    if task_ids:
+        mark_revoked(_redis_client(), task_ids)
+        app.control.revoke(task_ids)
 
 
 def enqueue_render(**kwargs: Any) -> str:

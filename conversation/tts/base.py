@@ -64,9 +64,10 @@ class TtsError(Exception):
 class TtsBackend(Protocol):
     """Speaks one sentence: int16 mono blocks at OUTPUT_RATE, yielded as they are synthesized.
 
-    Cancelling the consuming task (or closing the iterator) kills the synthesizer process.
-    Consumers that may be cancelled outside `async for` should wrap the iterator in
-    `contextlib.aclosing` so the process dies at once rather than at garbage collection.
+    Cancelling a task awaiting the next block, or closing the iterator, kills the synthesizer
+    process. A consumer cancelled while it holds a block (awaiting something else) must close
+    the iterator itself, e.g. `contextlib.aclosing` (the backends here are async generators);
+    otherwise the process dies only when the event loop finalizes the abandoned generator.
     """
 
     name: str

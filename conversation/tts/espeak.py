@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 import numpy as np
@@ -62,7 +62,7 @@ class EspeakTts:
 
     async def synthesize(
         self, text: str, *, voice: str, language: str
-    ) -> AsyncIterator[np.ndarray]:
+    ) -> AsyncGenerator[np.ndarray, None]:
         words = speakable(text)
         argv = self.argv(voice_for(language, voice or None))
         if not words:

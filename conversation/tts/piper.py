@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from pathlib import Path
 
@@ -56,7 +56,7 @@ class PiperTts:
 
     async def synthesize(
         self, text: str, *, voice: str, language: str
-    ) -> AsyncIterator[np.ndarray]:
+    ) -> AsyncGenerator[np.ndarray, None]:
         # The model is the voice: `voice` and `language` are fixed by it and go unused.
         # piper speaks each stdin line as an utterance; one sentence is one line.
         line = " ".join(text.split())

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 from conversation.tts.base import TtsError, TtsErrorKind
+
+logger = logging.getLogger(__name__)
 
 READ_SIZE = 8192
 _STDERR_TAIL = 4096
@@ -29,7 +32,7 @@ async def stream_stdout(
     source: str,
     timeout_s: float,
     classify: Classify = _failed,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Yields the program's stdout as it comes; raises TtsError when it cannot run or fails.
 
     `timeout_s` bounds the time spent waiting on the program, not the time the consumer holds
@@ -47,6 +50,10 @@ async def stream_stdout(
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         raise TtsError(
             TtsErrorKind.MISSING_PROGRAM, f"{source}: cannot run {argv[0]!r} ({exc.strerror})"
+        ) from None
+    except OSError as exc:  # e.g. not an executable format
+        raise TtsError(
+            TtsErrorKind.FAILED, f"{source}: cannot start {argv[0]!r} ({exc.strerror})"
         ) from None
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     stderr_tail = asyncio.create_task(_tail(proc.stderr))
@@ -94,22 +101,23 @@ async def _tail(stream: asyncio.StreamReader) -> bytes:
 
 
 async def _end(proc: asyncio.subprocess.Process, stderr_tail: asyncio.Task[bytes]) -> None:
-    """Kills the program if it still runs and reaps it, so no zombie and no orphan is left."""
+    """Kills the program if it still runs, closes its pipes and reaps it: no zombie, no orphan."""
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
     if proc.stdin is not None:
         proc.stdin.close()
-    # The watcher thread reaps the child even if this await is cancelled again.
-    await proc.wait()
-    # Read the dead program's pipes to their end so their transports close now, on this
-    # loop, rather than in a garbage-collected __del__ after the loop is gone.
     try:
         async with asyncio.timeout(_DRAIN_S):
+            # Before 3.12, wait() returns only once every pipe is closed, and a stdout paused by
+            # a consumer that held a block never reads its EOF: read both pipes to their end.
             if proc.stdout is not None:
                 while await proc.stdout.read(READ_SIZE):
                     pass
             await stderr_tail
+            await proc.wait()
     except TimeoutError:
-        # Something outside the process group still holds a pipe: stop waiting for it.
+        # Only a process outside the group can hold a pipe this long; the child itself is
+        # dead and the event loop's child watcher reaps it.
         stderr_tail.cancel()
+        logger.warning("tts: pipes of pid %s still open after kill", proc.pid)

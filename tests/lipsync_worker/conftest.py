@@ -6,6 +6,9 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from lipsync_worker.contract import Baked, BakeSource
+from lipsync_worker.cpu_renderer import CpuRenderer
+
 
 @pytest.fixture(scope="session")
 def portrait(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -13,3 +16,10 @@ def portrait(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("portrait") / "astronaut.png"
     Image.fromarray(data.astronaut()).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def cpu_baked(portrait: Path, tmp_path_factory: pytest.TempPathFactory) -> Baked:
+    """The portrait baked once by the CPU renderer (idle clip included) for the whole session."""
+    out_dir = tmp_path_factory.mktemp("cpu-baked")
+    return CpuRenderer().bake(BakeSource(path=portrait, out_dir=out_dir))

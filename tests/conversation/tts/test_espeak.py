@@ -10,7 +10,12 @@ import pytest
 from conversation.tts.base import OUTPUT_RATE, TtsError, TtsErrorKind
 from conversation.tts.espeak import EspeakTts, speakable
 from conversation.tts.pcm import MAX_BLOCK, MIN_BLOCK
-from tests.conversation.tts.conftest import child_pids, cmdline, process_state
+from tests.conversation.tts.child_processes import (
+    bytes_written,
+    child_pids,
+    cmdline,
+    process_state,
+)
 
 ANSWER = (
     "Thanks for asking about our opening hours. The store is open from nine in the morning "
@@ -72,7 +77,9 @@ async def test_shell_metacharacters_and_dashes_are_spoken_not_run(
     assert list(tmp_path.iterdir()) == []
 
 
-async def test_cancelling_the_consumer_while_it_holds_a_block_kills_espeak() -> None:
+async def test_cancelling_the_consumer_while_it_holds_a_block_kills_espeak(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     seen: list[int] = []
     first = asyncio.Event()
     reached = asyncio.Event()
@@ -87,12 +94,21 @@ async def test_cancelling_the_consumer_while_it_holds_a_block_kills_espeak() -> 
 
     task = asyncio.create_task(consume())
     await first.wait()
+    # Hold the block until espeak-ng stops making progress: our pipe reader has paused on a
+    # full buffer, the case where, before Python 3.12, Process.wait() never returns unless
+    # the pipe is drained first.
+    progress = [bytes_written(seen[0])]
+    while len(progress) < 1000 and not (len(progress) > 5 and len(set(progress[-5:])) == 1):
+        await asyncio.sleep(0.01)
+        progress.append(bytes_written(seen[0]))
+    assert len(set(progress[-5:])) == 1 and progress[-1] is not None
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
+        await asyncio.wait_for(task, 30)
 
     (pid,) = seen
     assert process_state(pid) is None
+    assert "still open" not in caplog.text  # its pipes were closed, not given up on
 
 
 async def test_an_abandoned_iterator_without_aclosing_is_still_killed() -> None:
@@ -109,9 +125,10 @@ async def test_an_abandoned_iterator_without_aclosing_is_still_killed() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    # The loop closes a garbage-collected async generator in a task of its own: wait for it.
+    # The loop closes a garbage-collected async generator in a task of its own: once the
+    # process is gone, let that task finish too.
     for _ in range(1000):
-        if asyncio.all_tasks() == {asyncio.current_task()}:
+        if process_state(seen[0]) is None and asyncio.all_tasks() == {asyncio.current_task()}:
             break
         await asyncio.sleep(0.01)
     assert process_state(seen[0]) is None

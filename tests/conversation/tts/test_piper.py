@@ -8,7 +8,8 @@ import pytest
 
 from conversation.tts.base import OUTPUT_RATE, TtsError, TtsErrorKind
 from conversation.tts.piper import PiperTts
-from tests.conversation.tts.conftest import FakePiper, child_pids, process_state, write_voice
+from tests.conversation.tts.child_processes import child_pids, process_state
+from tests.conversation.tts.piper_install import FakePiper, write_voice
 
 SENTENCE = "Your parcel left our warehouse this morning; it'll arrive tomorrow."
 

@@ -7,7 +7,7 @@ import pytest
 from conversation.tts.espeak import EspeakTts
 from conversation.tts.piper import PiperTts
 from conversation.tts.select import build_tts
-from tests.conversation.tts.conftest import FakePiper
+from tests.conversation.tts.piper_install import FakePiper
 
 
 def test_espeak_is_the_default() -> None:
