@@ -1,14 +1,12 @@
-"""Audio framing for lip-sync: cut TTS audio into frame-aligned chunks, resample it, and give
-each chunk the audio just before it. Pure numpy/scipy over int16 mono samples.
+"""Audio framing for lip-sync: cut TTS audio into frame-aligned chunks and give each chunk the
+audio just before it. Pure numpy over int16 mono samples (resampling is `tts/resample.py`'s).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import gcd
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from lipsync_worker.contract import SAMPLE_RATE, SAMPLES_PER_FRAME
 
@@ -138,66 +136,3 @@ class TurnAudioChunker:
         keep = int(self.context_ms * SAMPLE_RATE / 1000.0)
         self._history = np.concatenate([self._history, pcm])[-keep:] if keep else self._history
         return chunk
-
-
-def _ratio(from_rate: int, to_rate: int) -> tuple[int, int]:
-    if from_rate <= 0 or to_rate <= 0:
-        raise ValueError("sample rates must be positive")
-    divisor = gcd(from_rate, to_rate)
-    return to_rate // divisor, from_rate // divisor
-
-
-def _to_int16(samples: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(samples), -32768, 32767).astype(np.int16)
-
-
-def resample_pcm16(pcm: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """Resample int16 mono audio in one go (e.g. espeak-ng's 22050 Hz -> 16 kHz)."""
-    up, down = _ratio(from_rate, to_rate)
-    if up == down:
-        return np.asarray(pcm, dtype=np.int16).copy()
-    return _to_int16(resample_poly(np.asarray(pcm, dtype=np.float64), up, down))
-
-
-class StreamingResampler:
-    """Resamples audio that arrives in pieces, with no clicks where the pieces meet.
-
-    Resampling each piece alone pads it with zeros at both ends; here every block is filtered
-    with real neighbours on both sides (`context` input samples), so the output equals
-    `resample_pcm16` of the whole stream, at the cost of `context` samples of delay.
-    """
-
-    def __init__(self, from_rate: int, to_rate: int) -> None:
-        self.up, self.down = _ratio(from_rate, to_rate)
-        # The default polyphase filter reaches 10 * max(up, down) / up input samples each way.
-        reach = -(-10 * max(self.up, self.down) // self.up) + 1
-        self.context = -(-reach // self.down) * self.down
-        self._input = np.zeros(self.context, dtype=np.float64)  # zeros, like resample_poly
-
-    def push(self, pcm: np.ndarray) -> np.ndarray:
-        """Add input; return the output that is final now (possibly empty)."""
-        self._input = np.concatenate([self._input, np.asarray(pcm, dtype=np.float64)])
-        ready = (len(self._input) - 2 * self.context) // self.down * self.down
-        if ready <= 0:
-            return np.zeros(0, dtype=np.int16)
-        return self._emit(ready, tail=self._input[: ready + 2 * self.context])
-
-    def flush(self) -> np.ndarray:
-        """End of stream: the rest of the output (zeros assumed after the last sample)."""
-        ready = len(self._input) - self.context
-        if ready <= 0:
-            return np.zeros(0, dtype=np.int16)
-        padded = np.concatenate([self._input, np.zeros(self.context)])
-        out = self._emit(ready, tail=padded)
-        self._input = np.zeros(self.context, dtype=np.float64)
-        return out
-
-    def _emit(self, ready: int, *, tail: np.ndarray) -> np.ndarray:
-        if self.up == self.down:
-            out = tail[self.context : self.context + ready]
-        else:
-            filtered = resample_poly(tail, self.up, self.down)
-            start = self.context * self.up // self.down
-            out = filtered[start : start + -(-ready * self.up // self.down)]
-        self._input = self._input[ready:]
-        return _to_int16(out)

@@ -232,12 +232,14 @@ async def _speak(turn: Turn, ctx: TurnContext, sentences: asyncio.Queue[str | ob
         started = time.monotonic()
         try:
             async with asyncio.timeout(ctx.timeouts.tts_sentence_s):
-                async for block in ctx.tts.synthesize(
-                    sentence, voice=ctx.avatar.voice, language=turn.language
-                ):
-                    turn.mark("tts_first_audio_ms")
-                    for chunk in audio.push(block):
-                        await _submit(turn, ctx, chunk, sentence, index, first_seq)
+                # aclosing: a barge-in while a chunk is being queued must end espeak now, not
+                # whenever the garbage collector finds the abandoned generator.
+                blocks = ctx.tts.synthesize(sentence, voice=ctx.avatar.voice, language=turn.language)
+                async with contextlib.aclosing(blocks):
+                    async for block in blocks:
+                        turn.mark("tts_first_audio_ms")
+                        for chunk in audio.push(block):
+                            await _submit(turn, ctx, chunk, sentence, index, first_seq)
             for chunk in audio.end_sentence():
                 await _submit(turn, ctx, chunk, sentence, index, first_seq)
         except (TtsError, TimeoutError) as error:

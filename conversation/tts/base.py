@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from enum import StrEnum
 from typing import Protocol
 
@@ -72,7 +72,9 @@ class TtsBackend(Protocol):
 
     name: str
 
-    def synthesize(self, text: str, *, voice: str, language: str) -> AsyncIterator[np.ndarray]: ...
+    def synthesize(
+        self, text: str, *, voice: str, language: str
+    ) -> AsyncGenerator[np.ndarray, None]: ...
 
 
 def voice_for(language: str, voice: str | None) -> str:

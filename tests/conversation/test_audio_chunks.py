@@ -2,17 +2,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from conversation.audio_chunks import (
     FIRST_CHUNK_SAMPLES,
     MAX_CHUNK_SAMPLES,
-    StreamingResampler,
     TurnAudioChunker,
     left_context,
     pad_to_whole_frames,
-    resample_pcm16,
     split_pcm,
 )
 from lipsync_worker.contract import SAMPLES_PER_FRAME
@@ -105,42 +101,3 @@ def test_reset_starts_a_new_turn() -> None:
     chunker.push(noise(100))
     (chunk,) = chunker.end_sentence()
     assert chunk.first_frame == 0 and chunk.sentence == 0 and len(chunk.pcm) == 640
-
-
-def test_resample_22050_to_16000_keeps_a_tone() -> None:
-    seconds = 0.5
-    t = np.arange(int(22050 * seconds)) / 22050
-    tone = (np.sin(2 * np.pi * 440 * t) * 10000).astype(np.int16)
-    out = resample_pcm16(tone, 22050, 16000)
-    assert out.dtype == np.int16 and len(out) == 8000
-    spectrum = np.abs(np.fft.rfft(out[1000:7000]))
-    peak_hz = np.argmax(spectrum) * 16000 / 6000
-    assert abs(peak_hz - 440) < 5
-    assert np.array_equal(resample_pcm16(tone, 16000, 16000), tone)
-
-
-def test_resample_clips_instead_of_wrapping() -> None:
-    square = np.tile(np.array([32767] * 20 + [-32768] * 20, dtype=np.int16), 50)
-    out = resample_pcm16(square, 22050, 16000)
-    assert out.max() == 32767 and out.min() == -32768  # overshoot clipped, not wrapped
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    rates=st.sampled_from(
-        [(22050, 16000), (24000, 16000), (16000, 24000), (44100, 16000), (16000, 16000)]
-    ),
-    pieces=st.lists(st.integers(1, 3000), min_size=1, max_size=12),
-)
-def test_streaming_resampler_equals_one_shot(rates: tuple[int, int], pieces: list[int]) -> None:
-    source = noise(sum(pieces))
-    resampler = StreamingResampler(*rates)
-    out, start = [], 0
-    for size in pieces:
-        out.append(resampler.push(source[start : start + size]))
-        start += size
-    out.append(resampler.flush())
-    streamed = np.concatenate(out)
-    expected = resample_pcm16(source, *rates)
-    assert len(streamed) == len(expected)
-    assert np.abs(streamed.astype(np.int32) - expected).max() <= 1  # float rounding only

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -64,6 +65,11 @@ def test_typed_question_streams_subtitles_and_lips_in_order(
     assert [t[0] for t in record.transitions] == ["thinking", "speaking", "idle"]
     assert record.ttfw_ms == pytest.approx(turn_end.ttfw_ms)
     assert "lipsync_first_frames_ms" in record.stage_ms
+    import urllib.request
+
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+    assert "avatar_ttfw_ms_count 1.0" in metrics
+    assert 'avatar_canned_clip_lookups_total{result="miss"} 1.0' in metrics
 
 
 def test_barge_in_stops_every_stage(demo_avatar, start_worker, start_daphne, redis_client) -> None:
@@ -170,3 +176,35 @@ def test_typed_text_reaches_no_log_and_no_turn_record(
         assert secret not in row
     assert '"event":"turn"' in web.output()
     assert secret not in web.output() and secret not in worker.output()
+
+
+def test_sessions_are_refused_with_a_clear_close_code(demo_avatar, start_daphne) -> None:
+    from avatars import services
+    from avatars.models import Avatar
+
+    Avatar.objects.create(slug="nocons", name="No consent", status=Avatar.Status.READY)
+    _, port = start_daphne()
+    consent = demo_avatar.consents.get()
+
+    async def refused(slug: str) -> tuple[str, int | None]:
+        client = await AvatarClient.connect(port, slug)
+        error = await client.next_event(10)
+        with contextlib.suppress(Exception):
+            await client.next_event(10)
+        return error.message.code, client.socket.close_code
+
+    async def revoked_mid_session() -> tuple[list, int | None]:
+        client = await AvatarClient.connect(port)
+        await client.next_event(10)
+        from asgiref.sync import sync_to_async
+
+        await sync_to_async(services.consent_revoke)(
+            consent=consent, revoked_by="test", reason="asked to stop"
+        )
+        events = await client.quiet_for(3)
+        return events, client.socket.close_code
+
+    assert asyncio.run(refused("nobody")) == ("not_ready", 4004)
+    assert asyncio.run(refused("nocons")) == ("not_ready", 4009)
+    events, code = asyncio.run(revoked_mid_session())
+    assert code == 4011 and events[-1].message.fatal

@@ -71,7 +71,7 @@ class AvatarClient:
         while (left := deadline - time.monotonic()) > 0:
             try:
                 seen.append(await self.next_event(left))
-            except TimeoutError:
+            except (TimeoutError, websockets.ConnectionClosed):
                 break
         return seen
 
