@@ -20,6 +20,6 @@ def portrait(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def cpu_baked(portrait: Path, tmp_path_factory: pytest.TempPathFactory) -> Baked:
-    """The portrait baked once by the CPU renderer (idle clip included) for the whole session."""
+    """The portrait baked once by the CPU renderer for the whole session."""
     out_dir = tmp_path_factory.mktemp("cpu-baked")
     return CpuRenderer().bake(BakeSource(path=portrait, out_dir=out_dir))

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from skimage import data
 
 from lipsync_worker.contract import SAMPLE_RATE, Baked, BakeSource, Box
 from lipsync_worker.musetalk.bench import TINY, build_networks
@@ -73,13 +72,6 @@ def _prepare() -> Any:
     except ImportError:
         return synthetic_prepare
     return prepare
-
-
-@pytest.fixture(scope="session")
-def portrait(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("portrait") / "astronaut.png"
-    Image.fromarray(data.astronaut()).save(path)
-    return path
 
 
 @pytest.fixture(scope="session")
