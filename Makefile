@@ -2,17 +2,19 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-nodeps.txt | cksum | cut -d' ' -f1)
 RUN_PACKAGES := espeak-ng ffmpeg ffprobe redis-server
 TEST_PACKAGES := $(RUN_PACKAGES) sox chromium
 
 .PHONY: run test lint system-packages-run system-packages-test lock clean bench-lipsync
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-nodeps.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 11), (3, 12)) else "Python 3.11 is needed (found %s): install it, or run make PYTHON=/path/to/python3.11" % sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	@# The Whisper vocabulary for the tests' tiny model; its own dependencies (numba, triton) are not wanted.
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -33,7 +35,7 @@ test: $(STAMP) system-packages-test lint
 	$(PY) -m pytest
 
 lock: $(STAMP)
-	$(PY) -m pip list --format=freeze --exclude-editable | grep -v "^pip==" | sed "s/^torch==.*/torch==2.13.0/" > requirements.txt
+	$(PY) -m pip list --format=freeze --exclude-editable | grep -v -e "^pip==" -e "^openai-whisper==" | sed "s/^torch==.*/torch==2.13.0/" > requirements.txt
 
 clean:
 	rm -rf $(VENV) var test-output

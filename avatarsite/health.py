@@ -64,10 +64,15 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     else:
         queues = {q: {"ok": False, "error": "redis unreachable", "workers": []} for q in QUEUES}
     healthy = database["ok"] and redis_check["ok"] and all(q["ok"] for q in queues.values())
-    report = {
+    report: dict[str, Any] = {
         "status": "ok" if healthy else "degraded",
         "database": database,
         "redis": redis_check,
         "queues": queues,
     }
+    from conversation import speech
+
+    if speech.ready():
+        backend, reason = speech.recognizer()
+        report["asr"] = {"backend": backend.name, "reason": reason}
     return healthy, report

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 
 from avatars.selectors import avatar_get_usable, faq_entries_for
+from conversation import speech
 from conversation.clip_store import DjangoClipStore
 from conversation.llm.base import FaqItem, system_prompt
 from conversation.llm.faq import FaqAnswerer
@@ -91,6 +92,9 @@ def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnCo
         ),
         output=session,
         system_prompt=system_prompt(avatar.persona, setup.faq, avatar.language),
+        asr=speech.recognizer()[0],
+        hints=speech.hints_from([q for item in setup.faq for q in (item.question, *item.paraphrases)]),
+        voice_input=speech.voice_activity,
     )
 
 

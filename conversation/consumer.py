@@ -28,7 +28,7 @@ from conversation.protocol import (
     validate_client_audio,
 )
 from conversation.records import TurnRecorder
-from conversation.session import Session, Transport
+from conversation.session import AudioFrame, Session, Transport
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +87,7 @@ class AvatarConsumer(AsyncWebsocketConsumer):
                     return
                 self.session.offer(message)
             elif bytes_data is not None:
-                validate_client_audio(bytes_data)
-                raise ProtocolError(
-                    ErrorCode.NOT_READY, "voice input is not available on this server"
-                )
+                self.session.offer(AudioFrame(validate_client_audio(bytes_data)))
         except ProtocolError as error:
             await self._send_text(error.to_message().model_dump_json())
 

@@ -38,7 +38,7 @@ class TurnRecorder:
             "turn_id": str(turn.turn_id),
             "session_id": str(session_id),
             "avatar_id": avatar_id,
-            "input": "text",
+            "input": turn.input_kind,
             "transitions": transitions,
             "ttfw_ms": turn.ttfw_ms,
             "stage_ms": turn.stage_ms,

@@ -16,12 +16,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
 from conversation.llm.base import ChatTurn
 from conversation.protocol import (
+    AudioStart,
+    AudioStop,
     ErrorCode,
-    Hello,
     Interrupt,
     Interrupted,
     InterruptReason,
@@ -31,16 +33,47 @@ from conversation.protocol import (
     ProtocolError,
     State,
     Text,
+    Transcript,
     TurnEnd,
 )
 from conversation.records import TurnRecorder
 from conversation.turn import Turn, TurnContext, idle_index_now, run_turn
 from conversation.turn_state import TurnState, TurnStateMachine
+from conversation.vad import SpeechEnded, SpeechStarted, VoiceActivity
 
 log = logging.getLogger(__name__)
 
 INBOX_LIMIT = 64
 HISTORY_TURNS = 6
+
+
+@dataclass(frozen=True)
+class AudioFrame:
+    """One binary client message: PCM16 mono 16 kHz, already validated by the consumer."""
+
+    pcm: np.ndarray
+
+
+@dataclass
+class AudioClock:
+    """Bounds what a client may send: real time plus a little slack, never a flood."""
+
+    started: float
+    slack_s: float = 1.0
+    samples: int = 0
+    warned_at: float = -1e9
+
+    def admit(self, samples: int, now: float) -> bool:
+        if (self.samples + samples) / 16_000 > now - self.started + self.slack_s:
+            return False
+        self.samples += samples
+        return True
+
+    def should_warn(self, now: float) -> bool:
+        if now - self.warned_at < 1.0:
+            return False
+        self.warned_at = now
+        return True
 
 
 @dataclass
@@ -72,6 +105,8 @@ class Session:
         self._turn_task: asyncio.Task[None] | None = None
         self._history: list[ChatTurn] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._voice: VoiceActivity | None = None
+        self._audio_clock = AudioClock(started=self.started)
 
     # --- input ---------------------------------------------------------------------------
 
@@ -93,25 +128,84 @@ class Session:
             await self._handle(message, received)
 
     async def _handle(self, message: Any, received: float) -> None:
-        if isinstance(message, Text):
+        if isinstance(message, AudioFrame):
+            await self._on_audio(message, received)
+        elif isinstance(message, Text):
             await self._interrupt(InterruptReason.NEW_UTTERANCE, received)
-            await self._start_turn(message.text, received)
+            turn = await self._open_turn(message.text, received, TurnState.THINKING, "text")
+            self._launch(turn)
+        elif isinstance(message, AudioStart):
+            self._voice = self.context.voice_input() if self.context.voice_input else None
+            self._audio_clock = AudioClock(started=received)
+            if self._voice is None:
+                await self._send(ProtocolError(ErrorCode.NOT_READY, "voice input is off").to_message())
+        elif isinstance(message, AudioStop):
+            if self._voice is not None:
+                for event in self._voice.flush():
+                    await self._on_voice(event, received)
+            self._voice = None
         elif isinstance(message, Interrupt):
             if await self._interrupt(InterruptReason.CLIENT, received):
                 await self._move(TurnState.IDLE)
         elif isinstance(message, Ping):
             await self._send(Pong(nonce=message.nonce))
-        elif isinstance(message, Hello):
-            pass  # the version is checked by the consumer before the session sees it
-        else:
-            error = ProtocolError(
-                ErrorCode.NOT_READY, "voice input is not available on this server"
+        # Hello: the version is checked by the consumer before the session sees it.
+
+    # --- voice ---------------------------------------------------------------------------
+
+    async def _on_audio(self, frame: AudioFrame, received: float) -> None:
+        if self._voice is None:
+            await self._send(
+                ProtocolError(ErrorCode.NOT_READY, "send audio_start before audio").to_message()
             )
-            await self._send(error.to_message())
+            return
+        if not self._audio_clock.admit(len(frame.pcm), received):
+            if self._audio_clock.should_warn(received):
+                error = ProtocolError(ErrorCode.RATE_LIMITED, "audio arrives faster than real time")
+                await self._send(error.to_message())
+            return
+        for event in self._voice.push(frame.pcm):
+            await self._on_voice(event, received)
+
+    async def _on_voice(self, event: Any, received: float) -> None:
+        if isinstance(event, SpeechStarted):
+            if self.machine.state is TurnState.LISTENING:
+                return
+            # The user talks: whatever the avatar was doing stops (barge-in), and we listen.
+            await self._interrupt(InterruptReason.SPEECH, received)
+            await self._open_turn("", received, TurnState.LISTENING, "voice")
+        elif isinstance(event, SpeechEnded):
+            turn = self._turn
+            if turn is None or self.machine.state is not TurnState.LISTENING:
+                return
+            # TTFW counts from the end of the user's speech, not from when the VAD was sure.
+            turn.started = received - event.decision_ms / 1000
+            turn.stage_ms["vad_decision_ms"] = round(event.decision_ms, 2)
+            await self._move(TurnState.THINKING)
+            self._launch(turn, audio=event.audio)
+
+    async def _recognize(self, turn: Turn, audio: np.ndarray) -> bool:
+        """Speech -> the turn's text, sent to the client as a final transcript; False if empty."""
+        asr = self.context.asr
+        assert asr is not None
+        avatar = self.context.avatar
+        language = avatar.language if len(avatar.languages) == 1 else None
+        started = time.monotonic()
+        result = await asyncio.to_thread(
+            asr.transcribe, audio, language=language, hints=self.context.hints
+        )
+        turn.stage_ms["asr_ms"] = round((time.monotonic() - started) * 1000, 2)
+        if not result.text.strip():
+            return False
+        turn.text = result.text.strip()
+        if result.language in avatar.languages:
+            turn.language = result.language
+        await self.send_json(turn, Transcript(turn_id=turn.turn_id, text=turn.text, final=True))
+        return True
 
     # --- turns ---------------------------------------------------------------------------
 
-    async def _start_turn(self, text: str, started: float) -> None:
+    async def _open_turn(self, text: str, started: float, state: TurnState, kind: str) -> Turn:
         avatar = self.context.avatar
         turn = Turn(
             turn_id=uuid.uuid4(),
@@ -120,14 +214,24 @@ class Session:
             started=started,
             idle_start=idle_index_now(self.started, avatar.idle_frames),
             history=tuple(self._history[-HISTORY_TURNS * 2 :]),
+            input_kind=kind,
         )
         async with self._lock:
             self._turn = turn
-            await self._move_locked(TurnState.THINKING, turn_id=turn.turn_id)
-        self._turn_task = asyncio.create_task(self._run_turn(turn), name=f"turn-{turn.turn_id}")
+            await self._move_locked(state, turn_id=turn.turn_id)
+        return turn
 
-    async def _run_turn(self, turn: Turn) -> None:
+    def _launch(self, turn: Turn, audio: np.ndarray | None = None) -> None:
+        self._turn_task = asyncio.create_task(self._run_turn(turn, audio), name=f"turn-{turn.turn_id}")
+
+    async def _run_turn(self, turn: Turn, audio: np.ndarray | None = None) -> None:
         try:
+            if audio is not None and not await self._recognize(turn, audio):
+                async with self._lock:
+                    if self._turn is turn and not turn.cancelled:
+                        await self._move_locked(TurnState.IDLE)  # nothing was said after all
+                        self._turn = None
+                return
             await run_turn(turn, self.context)
         except asyncio.CancelledError:
             raise

@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
 
 from avatars.clip_keys import canned_clip_key
 from conversation import clips
+from conversation.asr.base import AsrBackend
 from conversation.audio_chunks import LipSyncChunk, TurnAudioChunker
 from conversation.chunker import SentenceChunker
 from conversation.llm.base import (
@@ -34,6 +35,7 @@ from conversation.ports import AvatarRuntime, ClipStore, RenderQueue, TurnTimeou
 from conversation.protocol import Fallback, MediaChunk, Subtitle
 from conversation.tts.base import TtsBackend, TtsError
 from conversation.turn_state import TurnState
+from conversation.vad import VoiceActivity
 from lipsync_worker.contract import FPS
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,9 @@ class TurnContext:
     timeouts: TurnTimeouts
     output: TurnOutput
     system_prompt: str = ""
+    asr: AsrBackend | None = None
+    hints: tuple[str, ...] = ()  # phrases customers are likely to say (the FAQ), for the ASR
+    voice_input: Callable[[], VoiceActivity] | None = None
 
 
 @dataclass
@@ -85,6 +90,7 @@ class Turn:
     ttfw_ms: float | None = None
     answer_text: str = ""
     end_seq: int = 0  # one past the last media chunk sent
+    input_kind: str = "text"
 
     def __post_init__(self) -> None:
         self.assembler = MediaAssembler(self.turn_id)

@@ -9,7 +9,12 @@ log = logging.getLogger(__name__)
 
 
 def _load() -> None:
+    from conversation import speech
     from conversation.llm.embedding import EmbedderUnavailable, MiniLmEmbedder
+
+    backend, reason = speech.recognizer()
+    log.info("speech recognition: %s", reason)
+    speech.voice_activity()
 
     try:
         MiniLmEmbedder().embed(["warm up"])

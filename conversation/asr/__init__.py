@@ -1,0 +1,1 @@
+"""Speech to text: the AsrBackend interface, its pocketsphinx and faster-whisper adapters."""

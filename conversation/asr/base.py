@@ -1,0 +1,56 @@
+"""The ASR backend interface, its transcript and its error type."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+
+INPUT_RATE = 16000  # every backend takes int16 mono PCM at this rate
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    final: bool
+    language: str | None
+    confidence: float | None
+
+
+class AsrErrorKind(StrEnum):
+    MODEL_MISSING = "model_missing"
+    FAILED = "failed"
+
+
+class AsrError(Exception):
+    """A model that cannot load or a transcription that failed. The message never holds words."""
+
+    def __init__(self, kind: AsrErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class AsrBackend(Protocol):
+    """Transcribes one utterance of int16 mono PCM at INPUT_RATE.
+
+    Synchronous and CPU-bound: callers run it in a thread. `hints` are phrases the customer is
+    likely to say (the avatar's FAQ questions); a backend that can bias toward them does.
+    """
+
+    name: str
+
+    def transcribe(
+        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str] = ()
+    ) -> Transcript: ...
+
+
+def check_pcm16(audio: np.ndarray) -> np.ndarray:
+    """`audio` as a contiguous 1-D int16 array; AsrError(failed) for anything else."""
+    if audio.dtype != np.int16 or audio.ndim != 1:
+        raise AsrError(
+            AsrErrorKind.FAILED, f"expected 1-D int16 audio, got {audio.dtype} {audio.shape}"
+        )
+    return np.ascontiguousarray(audio)

@@ -1,0 +1,116 @@
+"""faster-whisper ASR: a Whisper size name or a local CTranslate2 directory, loaded once."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from conversation.asr.base import (
+    INPUT_RATE,
+    AsrError,
+    AsrErrorKind,
+    Transcript,
+    check_pcm16,
+)
+
+_PROMPT_CHARS = 400  # Whisper keeps ~220 prompt tokens; more would be cut by faster-whisper anyway
+_LOCAL_FILES = ("model.bin", "config.json", "tokenizer.json")
+# A hallucinating decode (looping on noise) stops near the length real speech could need.
+_TOKENS_PER_SECOND = 8
+_MAX_NEW_TOKENS = 200  # with a full prompt (~227 tokens) this stays under Whisper's 448
+
+
+def prompt_from_hints(hints: Sequence[str], limit: int = _PROMPT_CHARS) -> str | None:
+    """The hint phrases as one initial prompt, cut at a word boundary within `limit` chars."""
+    prompt = " ".join(" ".join(h.split()) for h in hints if h.strip())
+    if len(prompt) > limit:
+        prompt = prompt[:limit].rsplit(" ", 1)[0]
+    return prompt or None
+
+
+def _looks_like_path(model: str) -> bool:
+    """A directory, not a size name or hub id ("Systran/faster-whisper-small")."""
+    return model.startswith(("/", ".", "~")) or Path(model).exists()
+
+
+class FasterWhisperAsr:
+    """Whisper through faster-whisper; the model loads in the constructor (AsrError on failure).
+
+    `model` is a size name ("small", "large-v3"; downloaded when the machine is online) or a
+    local CTranslate2 directory holding model.bin, config.json, tokenizer.json and, for models
+    with 128 mel bins, preprocessor_config.json. A directory never touches the network.
+    """
+
+    name = "faster-whisper"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        download_root: str | None = None,
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        if _looks_like_path(model):
+            directory = Path(model).expanduser()
+            missing = [name for name in _LOCAL_FILES if not (directory / name).is_file()]
+            if not directory.is_dir():
+                raise AsrError(AsrErrorKind.MODEL_MISSING, f"no Whisper model directory at {model}")
+            if missing:
+                raise AsrError(
+                    AsrErrorKind.MODEL_MISSING,
+                    f"Whisper model directory {model} lacks {', '.join(missing)}",
+                )
+            model = str(directory)
+        try:
+            self._model = WhisperModel(
+                model, device=device, compute_type=compute_type, download_root=download_root
+            )
+        except Exception as exc:  # ctranslate2, tokenizers and hub errors alike
+            detail = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise AsrError(
+                AsrErrorKind.MODEL_MISSING,
+                f"cannot load Whisper model {model!r}: {type(exc).__name__}: {detail}",
+            ) from exc
+        self.model = model
+        self.languages = frozenset(self._model.supported_languages)
+
+    def transcribe(
+        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str] = ()
+    ) -> Transcript:
+        samples = check_pcm16(audio).astype(np.float32) / 32768.0
+        seconds = len(samples) / INPUT_RATE
+        try:
+            segments, info = self._model.transcribe(
+                samples,
+                language=self._model_language(language),
+                beam_size=1,
+                temperature=0.0,  # one greedy pass: latency over fallback re-decodes
+                vad_filter=False,  # our own VAD cut the utterance
+                condition_on_previous_text=False,
+                without_timestamps=True,
+                initial_prompt=prompt_from_hints(hints),
+                max_new_tokens=min(_MAX_NEW_TOKENS, 16 + int(seconds * _TOKENS_PER_SECOND)),
+            )
+            decoded = list(segments)
+        except Exception as exc:  # never echo the audio's words: the type only
+            raise AsrError(AsrErrorKind.FAILED, f"faster-whisper: {type(exc).__name__}") from exc
+        text = " ".join(s.text.strip() for s in decoded if s.text.strip())
+        confidence = (
+            min(1.0, sum(math.exp(s.avg_logprob) for s in decoded) / len(decoded))
+            if decoded
+            else None
+        )
+        return Transcript(text=text, final=True, language=info.language, confidence=confidence)
+
+    def _model_language(self, language: str | None) -> str | None:
+        """The Whisper code for an avatar language ("en-US" -> "en"); None detects it."""
+        if not language:
+            return None
+        code = language.strip().lower().replace("_", "-").split("-", 1)[0]
+        return code if code in self.languages else None

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conversation.asr.pocketsphinx_backend import PocketsphinxAsr
+from conversation.asr.select import build_asr
+from conversation.asr.whisper_backend import FasterWhisperAsr
+
+
+def test_pocketsphinx_when_whisper_model_is_unset(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="conversation.asr.select")
+    for unset in (None, ""):
+        backend, reason = build_asr(unset, device="cpu", compute_type="int8")
+        assert isinstance(backend, PocketsphinxAsr)
+        assert "WHISPER_MODEL is not set" in reason
+    assert "asr: pocketsphinx" in caplog.text
+
+
+def test_pocketsphinx_when_the_whisper_model_is_missing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = str(tmp_path / "gone")
+    backend, reason = build_asr(missing, device="cpu", compute_type="int8")
+
+    assert isinstance(backend, PocketsphinxAsr)
+    assert reason.startswith("pocketsphinx:") and "no Whisper model directory" in reason
+    assert missing in reason and "\n" not in reason
+    assert missing in caplog.text
+
+
+def test_faster_whisper_when_the_model_loads(tiny_whisper_dir: Path) -> None:
+    backend, reason = build_asr(str(tiny_whisper_dir), device="cpu", compute_type="int8")
+
+    assert isinstance(backend, FasterWhisperAsr)
+    assert backend.name == "faster-whisper"
+    assert reason.startswith("faster-whisper:")

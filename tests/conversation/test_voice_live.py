@@ -1,0 +1,133 @@
+"""Voice input end to end: espeak-ng speech streamed in 20 ms frames at real-time pace."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from avatars.models import TurnRecord
+from conversation.protocol import MediaKind
+from tests.conversation.ws_client import AvatarClient, is_turn_end, media, of_type
+from tests.processes import wait_until
+from tests.speech_audio import espeak_pcm16
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+FRAME = 320  # 20 ms of 16 kHz audio
+
+
+async def stream(client: AvatarClient, audio: np.ndarray, *, pace: float = 1.0) -> None:
+    """Send audio in 20 ms frames on the real-time clock (pace 1.0), like a microphone."""
+    start = time.monotonic()
+    for i in range(0, len(audio), FRAME):
+        await client.send(audio[i : i + FRAME].tobytes())
+        ahead = start + (i + FRAME) / 16_000 / pace - time.monotonic()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+
+def noisy_silence(seconds: float, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0, 40, int(seconds * 16_000)).astype(np.int16)
+
+
+def with_noise(audio: np.ndarray, seed: int = 1) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(0, 40, len(audio))
+    return np.clip(audio + noise, -32768, 32767).astype(np.int16)
+
+
+def test_a_spoken_faq_question_is_transcribed_and_answered(demo_avatar, start_worker, start_daphne) -> None:
+    start_worker("lipsync")
+    _, port = start_daphne(LIPSYNC_TIMEOUT_S="20")
+    question = with_noise(espeak_pcm16("What are your opening hours?", silence_before=0.8, silence_after=1.2))
+
+    async def scenario():
+        client = await AvatarClient.connect(port)
+        await client.next_event(10)
+        await client.send({"type": "audio_start", "sample_rate": 16000, "encoding": "pcm_s16le", "channels": 1})
+        sender = asyncio.create_task(stream(client, question))
+        events = await client.until(is_turn_end, 90)
+        await sender
+        await client.send({"type": "audio_stop"})
+        await client.close()
+        return events
+
+    events = asyncio.run(scenario())
+    states = [s.state for s in of_type(events, "state")]
+    assert states[:3] == ["listening", "thinking", "speaking"]
+    [transcript] = of_type(events, "transcript")
+    assert transcript.final and ("open" in transcript.text or "hours" in transcript.text)
+    subtitles = of_type(events, "subtitle")
+    assert subtitles[0].text.startswith("Our customer service is open")
+    assert any(c.kind is MediaKind.CHUNK for c in media(events))
+    turn_id = transcript.turn_id
+    wait_until(lambda: TurnRecord.objects.filter(turn_id=turn_id).exists(), 10, "turn record")
+    record = TurnRecord.objects.get(turn_id=turn_id)
+    assert record.input_kind == "voice" and record.ttfw_ms > 0
+    assert record.stage_ms["asr_ms"] > 0 and record.stage_ms["vad_decision_ms"] > 0
+    assert [t[0] for t in record.transitions][:3] == ["listening", "thinking", "speaking"]
+    assert "open" not in str(record.stage_ms) and transcript.text not in str(record.transitions)
+
+
+def test_speech_barges_in_and_a_click_does_not(demo_avatar, start_worker, start_daphne) -> None:
+    start_worker("lipsync")
+    _, port = start_daphne(LIPSYNC_TIMEOUT_S="20")
+    click = noisy_silence(0.5)
+    click[4000:5600] = (np.sin(np.arange(1600) * 0.3) * 20000).astype(np.int16)  # 100 ms, loud
+    speech = with_noise(espeak_pcm16("Excuse me, I have another question.", silence_before=0.3, silence_after=1.0))
+
+    async def scenario():
+        client = await AvatarClient.connect(port)
+        await client.next_event(10)
+        await client.send({"type": "audio_start", "sample_rate": 16000, "encoding": "pcm_s16le", "channels": 1})
+        await client.send({"type": "text", "text": "How can I return an item?"})
+        await client.until(lambda e: e.type == "media:chunk", 60)
+        await stream(client, click)
+        after_click = await client.quiet_for(0.5)
+        sender = asyncio.create_task(stream(client, speech))
+        cut = await client.until(lambda e: e.type == "interrupted", 20)
+        await sender
+        rest = await client.quiet_for(4)
+        await client.close()
+        return after_click, cut, rest
+
+    after_click, cut, rest = asyncio.run(scenario())
+    assert not [e for e in after_click if e.type == "interrupted"]
+    assert not [e for e in after_click if e.type == "state" and e.message.state != "speaking"]
+    interrupted = cut[-1].message
+    assert interrupted.reason == "speech"
+    assert not [c for c in media(rest) if c.turn_id == interrupted.turn_id]
+    assert "listening" in [e.message.state for e in cut + rest if e.type == "state"]
+
+
+def test_malformed_audio_gets_errors_and_the_session_goes_on(demo_avatar, start_worker, start_daphne) -> None:
+    start_worker("lipsync")
+    _, port = start_daphne()
+
+    async def scenario():
+        client = await AvatarClient.connect(port)
+        await client.next_event(10)
+        replies = []
+        await client.send(b"\x00\x01\x02")  # odd byte count
+        replies.append((await client.next_event(10)).message)
+        await client.send(np.zeros(320, np.int16).tobytes())  # audio before audio_start
+        replies.append((await client.next_event(10)).message)
+        await client.send({"type": "audio_start", "sample_rate": 8000, "encoding": "pcm_s16le", "channels": 1})
+        replies.append((await client.next_event(10)).message)
+        await client.send(np.zeros(16_000, np.int16).tobytes())  # one second in one message
+        replies.append((await client.next_event(10)).message)
+        await client.send({"type": "audio_start", "sample_rate": 16000, "encoding": "pcm_s16le", "channels": 1})
+        for _ in range(250):  # five seconds of audio at once: faster than any microphone
+            await client.send(noisy_silence(0.02).tobytes())
+        flood = await client.quiet_for(1.0)
+        await client.send({"type": "text", "text": "When are you open?"})
+        events = await client.until(is_turn_end, 60)
+        await client.close()
+        return replies, flood, events
+
+    replies, flood, events = asyncio.run(scenario())
+    assert [r.code for r in replies] == ["audio_malformed", "not_ready", "invalid_field", "audio_malformed"]
+    assert [e.message.code for e in flood if e.type == "error"][:1] == ["rate_limited"], [e.message for e in flood][:3]
+    assert of_type(events, "turn_end")
