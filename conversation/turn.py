@@ -34,7 +34,6 @@ from conversation.media import MediaAssembler, PendingChunk
 from conversation.ports import AvatarRuntime, ClipStore, RenderQueue, TurnTimeouts
 from conversation.protocol import Fallback, MediaChunk, Subtitle
 from conversation.tts.base import TtsBackend, TtsError
-from conversation.turn_state import TurnState
 from conversation.vad import VoiceActivity
 from lipsync_worker.contract import FPS
 
@@ -374,5 +373,3 @@ def idle_index_now(session_started: float, idle_frames: int) -> int:
     """The idle-cycle frame the widget shows now, if it started the loop with the session."""
     return int((time.monotonic() - session_started) * FPS) % max(1, idle_frames)
 
-
-__all__ = ["Turn", "TurnContext", "TurnOutput", "TurnState", "idle_index_now", "run_turn"]
