@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
+from conversation.asr.base import AsrError
 from conversation.llm.base import ChatTurn
 from conversation.protocol import (
     AudioStart,
@@ -44,6 +45,7 @@ from conversation.vad import SpeechEnded, SpeechStarted, VoiceActivity
 log = logging.getLogger(__name__)
 
 INBOX_LIMIT = 64
+PARTIAL_EVERY_S = 0.8  # of speech between partial transcripts
 HISTORY_TURNS = 6
 
 
@@ -107,6 +109,8 @@ class Session:
         self._background: set[asyncio.Task[None]] = set()
         self._voice: VoiceActivity | None = None
         self._audio_clock = AudioClock(started=self.started)
+        self._partial: asyncio.Task[None] | None = None
+        self._partial_at = int(PARTIAL_EVERY_S * 16_000)
 
     # --- input ---------------------------------------------------------------------------
 
@@ -166,6 +170,40 @@ class Session:
             return
         for event in self._voice.push(frame.pcm):
             await self._on_voice(event, received)
+        self._maybe_partial()
+
+    def _maybe_partial(self) -> None:
+        """While the user speaks, a partial transcript about every PARTIAL_EVERY_S of speech."""
+        turn, voice, asr = self._turn, self._voice, self.context.asr
+        if turn is None or voice is None or asr is None or self.machine.state is not TurnState.LISTENING:
+            return
+        if self._partial is not None and not self._partial.done():
+            return  # one recognition at a time: a slow ASR sends fewer partials, never a backlog
+        audio = voice.utterance_so_far()
+        if audio is None or len(audio) < self._partial_at:
+            return
+        self._partial_at = len(audio) + int(PARTIAL_EVERY_S * 16_000)
+        self._partial = asyncio.create_task(self._send_partial(turn, audio))
+
+    async def _send_partial(self, turn: Turn, audio: np.ndarray) -> None:
+        asr = self.context.asr
+        assert asr is not None
+        try:
+            result = await asyncio.to_thread(
+                asr.transcribe, audio, language=self._asr_language(), hints=self.context.hints
+            )
+        except AsrError as error:  # a partial is optional: the final transcript still comes
+            log.warning("partial transcript failed (%s)", error.kind)
+            return
+        async with self._lock:
+            if self._turn is turn and self.machine.state is TurnState.LISTENING and result.text.strip():
+                await self._send_locked(
+                    Transcript(turn_id=turn.turn_id, text=result.text.strip(), final=False)
+                )
+
+    def _asr_language(self) -> str | None:
+        avatar = self.context.avatar
+        return avatar.language if len(avatar.languages) == 1 else None
 
     async def _on_voice(self, event: Any, received: float) -> None:
         if isinstance(event, SpeechStarted):
@@ -181,6 +219,9 @@ class Session:
             # TTFW counts from the end of the user's speech, not from when the VAD was sure.
             turn.started = received - event.decision_ms / 1000
             turn.stage_ms["vad_decision_ms"] = round(event.decision_ms, 2)
+            if self._partial is not None:
+                self._partial.cancel()  # the final transcript supersedes it
+            self._partial_at = int(PARTIAL_EVERY_S * 16_000)
             await self._move(TurnState.THINKING)
             self._launch(turn, audio=event.audio)
 
@@ -189,10 +230,9 @@ class Session:
         asr = self.context.asr
         assert asr is not None
         avatar = self.context.avatar
-        language = avatar.language if len(avatar.languages) == 1 else None
         started = time.monotonic()
         result = await asyncio.to_thread(
-            asr.transcribe, audio, language=language, hints=self.context.hints
+            asr.transcribe, audio, language=self._asr_language(), hints=self.context.hints
         )
         turn.stage_ms["asr_ms"] = round((time.monotonic() - started) * 1000, 2)
         if not result.text.strip():
@@ -348,6 +388,8 @@ class Session:
 
     async def close(self) -> None:
         """Stop everything the session owns, without telling the (gone) client."""
+        if self._partial is not None:
+            self._partial.cancel()
         turn, task = self._turn, self._turn_task
         if turn is not None:
             turn.cancelled = True

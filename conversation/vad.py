@@ -151,6 +151,13 @@ class VoiceActivity:
             self._step(samples[offset : offset + WINDOW], events)
         return events
 
+    def utterance_so_far(self) -> np.ndarray | None:
+        """The confirmed utterance up to now (with its leading pad), for partial transcripts."""
+        if self._start is None or not self._confirmed:
+            return None
+        audio = np.concatenate(self._windows)
+        return audio[max(self._start * WINDOW - self._pad - self._first_window * WINDOW, 0) :]
+
     def flush(self) -> list[VadEvent]:
         """The microphone stopped: a confirmed utterance ends here, an unconfirmed one is dropped."""
         events: list[VadEvent] = []

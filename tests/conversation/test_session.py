@@ -355,3 +355,32 @@ async def test_faq_answer_is_stored_once_then_replayed_from_the_cache() -> None:
     assert replay[0].turn_id != first[0].turn_id
     subtitles = [i["text"] for i in wire.items if isinstance(i, dict) and i["type"] == "subtitle"]
     assert subtitles == ["We open at nine.", "We close at six."]
+
+
+async def test_voice_gives_partial_transcripts_then_the_final_one_and_answers() -> None:
+    from conversation.asr.pocketsphinx_backend import PocketsphinxAsr
+    from conversation.protocol import AudioStart
+    from conversation.session import AudioFrame
+    from conversation.vad import SileroProbability, VoiceActivity
+    from tests.speech_audio import espeak_pcm16
+
+    silero = SileroProbability()
+    session, wire, _, recorder = make_session(ScriptedLlm(["We open at nine."]))
+    session.context.asr = PocketsphinxAsr()
+    session.context.voice_input = lambda: VoiceActivity(silero.new_stream)
+    speech = espeak_pcm16(
+        "I would like to know what your opening hours are on Saturday, please.",
+        silence_before=0.5, silence_after=1.0,
+    )
+    script: list[tuple[float, Any]] = [(0, AudioStart(type="audio_start", sample_rate=16000, encoding="pcm_s16le", channels=1))]
+    script += [(0.02, AudioFrame(speech[i : i + 320])) for i in range(0, len(speech), 320)]
+    await drive(session, wire, script, timeout=30)
+    transcripts = [i for i in wire.items if isinstance(i, dict) and i["type"] == "transcript"]
+    assert len(transcripts) >= 2
+    assert [t["final"] for t in transcripts] == [False] * (len(transcripts) - 1) + [True]
+    assert len({t["turn_id"] for t in transcripts}) == 1
+    kinds = wire.kinds()
+    assert kinds[0] == "state:listening" and kinds.index("state:thinking") > kinds.index("transcript")
+    assert kinds[-3:] == ["media:end", "turn_end", "state:idle"]
+    [record] = recorder.records
+    assert record["turn"].input_kind == "voice" and "asr_ms" in record["turn"].stage_ms
