@@ -15,6 +15,7 @@ from conversation.llm.faq import FaqAnswerer
 from conversation.llm.select import DEFAULT_CLAUDE_MODEL, build_llm
 from conversation.ports import AvatarRuntime, TurnTimeouts
 from conversation.protocol import AvatarInfo, IdleClip, Ready
+from conversation.recognizer import LocalRecognizer, QueueRecognizer
 from conversation.render_queue import CeleryRenderQueue
 from conversation.tts.select import build_tts
 from conversation.turn import TurnContext
@@ -92,7 +93,11 @@ def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnCo
         ),
         output=session,
         system_prompt=system_prompt(avatar.persona, setup.faq, avatar.language),
-        asr=speech.recognizer()[0],
+        recognizer=(
+            QueueRecognizer(channel)
+            if settings.ASR_LOCATION == "speech"
+            else LocalRecognizer(speech.recognizer()[0])
+        ),
         hints=speech.hints_from([q for item in setup.faq for q in (item.question, *item.paraphrases)]),
         voice_input=speech.voice_activity,
     )

@@ -114,6 +114,10 @@ class AvatarConsumer(AsyncWebsocketConsumer):
         if self.session is not None:
             self.session.on_lipsync(event)
 
+    async def asr_result(self, event: dict[str, Any]) -> None:
+        if self.session is not None:
+            self.session.on_asr_result(event)
+
     async def avatar_withdrawn(self, event: dict[str, Any]) -> None:
         await self._send_error(
             ErrorCode.NOT_READY,

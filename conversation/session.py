@@ -121,6 +121,11 @@ class Session:
         except asyncio.QueueFull:
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages at once") from None
 
+    def on_asr_result(self, message: dict[str, Any]) -> None:
+        on_result = getattr(self.context.recognizer, "on_result", None)
+        if on_result is not None:
+            on_result(message)
+
     def on_lipsync(self, message: dict[str, Any]) -> None:
         turn = self._turn
         if turn is not None and str(turn.turn_id) == message.get("turn_id"):
@@ -174,8 +179,10 @@ class Session:
 
     def _maybe_partial(self) -> None:
         """While the user speaks, a partial transcript about every PARTIAL_EVERY_S of speech."""
-        turn, voice, asr = self._turn, self._voice, self.context.asr
-        if turn is None or voice is None or asr is None or self.machine.state is not TurnState.LISTENING:
+        turn, voice, recognizer = self._turn, self._voice, self.context.recognizer
+        if turn is None or voice is None or recognizer is None:
+            return
+        if self.machine.state is not TurnState.LISTENING:
             return
         if self._partial is not None and not self._partial.done():
             return  # one recognition at a time: a slow ASR sends fewer partials, never a backlog
@@ -186,11 +193,11 @@ class Session:
         self._partial = asyncio.create_task(self._send_partial(turn, audio))
 
     async def _send_partial(self, turn: Turn, audio: np.ndarray) -> None:
-        asr = self.context.asr
-        assert asr is not None
+        recognizer = self.context.recognizer
+        assert recognizer is not None
         try:
-            result = await asyncio.to_thread(
-                asr.transcribe, audio, language=self._asr_language(), hints=self.context.hints
+            result = await recognizer.recognize(
+                audio, language=self._asr_language(), hints=self.context.hints
             )
         except AsrError as error:  # a partial is optional: the final transcript still comes
             log.warning("partial transcript failed (%s)", error.kind)
@@ -227,13 +234,17 @@ class Session:
 
     async def _recognize(self, turn: Turn, audio: np.ndarray) -> bool:
         """Speech -> the turn's text, sent to the client as a final transcript; False if empty."""
-        asr = self.context.asr
-        assert asr is not None
+        recognizer = self.context.recognizer
+        assert recognizer is not None
         avatar = self.context.avatar
         started = time.monotonic()
-        result = await asyncio.to_thread(
-            asr.transcribe, audio, language=self._asr_language(), hints=self.context.hints
-        )
+        try:
+            result = await recognizer.recognize(
+                audio, language=self._asr_language(), hints=self.context.hints
+            )
+        except AsrError as error:
+            log.warning("turn %s: speech recognition failed (%s)", turn.turn_id, error.kind)
+            return False
         turn.stage_ms["asr_ms"] = round((time.monotonic() - started) * 1000, 2)
         if not result.text.strip():
             return False

@@ -19,7 +19,6 @@ from uuid import UUID
 
 from avatars.clip_keys import canned_clip_key
 from conversation import clips
-from conversation.asr.base import AsrBackend
 from conversation.audio_chunks import LipSyncChunk, TurnAudioChunker
 from conversation.chunker import SentenceChunker
 from conversation.llm.base import (
@@ -33,6 +32,7 @@ from conversation.llm.base import (
 from conversation.media import MediaAssembler, PendingChunk
 from conversation.ports import AvatarRuntime, ClipStore, RenderQueue, TurnTimeouts
 from conversation.protocol import Fallback, MediaChunk, Subtitle
+from conversation.recognizer import SpeechRecognizer
 from conversation.tts.base import TtsBackend, TtsError
 from conversation.vad import VoiceActivity
 from lipsync_worker.contract import FPS
@@ -69,7 +69,7 @@ class TurnContext:
     timeouts: TurnTimeouts
     output: TurnOutput
     system_prompt: str = ""
-    asr: AsrBackend | None = None
+    recognizer: SpeechRecognizer | None = None
     hints: tuple[str, ...] = ()  # phrases customers are likely to say (the FAQ), for the ASR
     voice_input: Callable[[], VoiceActivity] | None = None
 

@@ -9,11 +9,16 @@ log = logging.getLogger(__name__)
 
 
 def _load() -> None:
+    from django.conf import settings
+
     from conversation import speech
     from conversation.llm.embedding import EmbedderUnavailable, MiniLmEmbedder
 
-    backend, reason = speech.recognizer()
-    log.info("speech recognition: %s", reason)
+    if settings.ASR_LOCATION == "web":
+        _, reason = speech.recognizer()
+        log.info("speech recognition in this process: %s", reason)
+    else:
+        log.info("speech recognition on the speech queue")
     speech.voice_activity()
 
     try:

@@ -360,13 +360,14 @@ async def test_faq_answer_is_stored_once_then_replayed_from_the_cache() -> None:
 async def test_voice_gives_partial_transcripts_then_the_final_one_and_answers() -> None:
     from conversation.asr.pocketsphinx_backend import PocketsphinxAsr
     from conversation.protocol import AudioStart
+    from conversation.recognizer import LocalRecognizer
     from conversation.session import AudioFrame
     from conversation.vad import SileroProbability, VoiceActivity
     from tests.speech_audio import espeak_pcm16
 
     silero = SileroProbability()
     session, wire, _, recorder = make_session(ScriptedLlm(["We open at nine."]))
-    session.context.asr = PocketsphinxAsr()
+    session.context.recognizer = LocalRecognizer(PocketsphinxAsr())
     session.context.voice_input = lambda: VoiceActivity(silero.new_stream)
     speech = espeak_pcm16(
         "I would like to know what your opening hours are on Saturday, please.",

@@ -38,9 +38,14 @@ def with_noise(audio: np.ndarray, seed: int = 1) -> np.ndarray:
     return np.clip(audio + noise, -32768, 32767).astype(np.int16)
 
 
-def test_a_spoken_faq_question_is_transcribed_and_answered(demo_avatar, start_worker, start_daphne) -> None:
+@pytest.mark.parametrize("where", ["web", "speech"])
+def test_a_spoken_faq_question_is_transcribed_and_answered(
+    where, demo_avatar, start_worker, start_daphne
+) -> None:
     start_worker("lipsync")
-    _, port = start_daphne(LIPSYNC_TIMEOUT_S="20")
+    if where == "speech":
+        start_worker("speech", ASR_LOCATION="speech")
+    _, port = start_daphne(LIPSYNC_TIMEOUT_S="20", ASR_LOCATION=where)
     question = with_noise(espeak_pcm16("What are your opening hours?", silence_before=0.8, silence_after=1.2))
 
     async def scenario():
