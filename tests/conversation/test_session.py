@@ -385,3 +385,36 @@ async def test_voice_gives_partial_transcripts_then_the_final_one_and_answers() 
     assert kinds[-3:] == ["media:end", "turn_end", "state:idle"]
     [record] = recorder.records
     assert record["turn"].input_kind == "voice" and "asr_ms" in record["turn"].stage_ms
+
+
+async def test_the_reply_follows_the_recognised_language_when_the_avatar_speaks_it() -> None:
+    import dataclasses
+
+    from conversation.asr.base import Transcript
+    from conversation.protocol import AudioStart
+    from conversation.session import AudioFrame
+    from conversation.vad import SileroProbability, VoiceActivity
+    from tests.speech_audio import espeak_pcm16
+
+    class GermanRecognizer:
+        async def recognize(self, audio: Any, *, language: str | None, hints: Any) -> Transcript:
+            assert language is None  # several languages allowed: the recogniser detects
+            return Transcript(text="Wann haben Sie geöffnet?", final=True, language="de", confidence=None)
+
+    class RecordingLlm(ScriptedLlm):
+        async def stream(self, request: LlmRequest) -> AsyncIterator[str]:
+            self.languages = [*getattr(self, "languages", []), request.language]
+            async for delta in super().stream(request):
+                yield delta
+
+    silero = SileroProbability()
+    llm = RecordingLlm(["Von neun bis sechs."])
+    session, wire, _, _ = make_session(llm)
+    session.context.avatar = dataclasses.replace(AVATAR, languages=("en", "de"))
+    session.context.recognizer = GermanRecognizer()
+    session.context.voice_input = lambda: VoiceActivity(silero.new_stream)
+    speech = espeak_pcm16("Wann haben Sie geöffnet?", voice="de", silence_before=0.3, silence_after=0.8)
+    script: list[tuple[float, Any]] = [(0, AudioStart(type="audio_start", sample_rate=16000, encoding="pcm_s16le", channels=1))]
+    script += [(0.02, AudioFrame(speech[i : i + 320])) for i in range(0, len(speech), 320)]
+    await drive(session, wire, script, timeout=20)
+    assert llm.languages == ["de"]
