@@ -72,7 +72,8 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     }
     from conversation import speech
 
+    report["asr"] = {"location": settings.ASR_LOCATION}
     if speech.ready():
         backend, reason = speech.recognizer()
-        report["asr"] = {"backend": backend.name, "reason": reason}
+        report["asr"].update(backend=backend.name, reason=reason)
     return healthy, report
