@@ -7,7 +7,6 @@ A Channels consumer handles one message at a time, so anything slow here would d
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -18,6 +17,7 @@ from avatars.selectors import AvatarUnavailable, Unavailable
 from avatars.services import avatar_group
 from conversation import metrics
 from conversation.assembly import SessionSetup, build_context, load_session_setup, ready_message
+from conversation.cancellation import cancel_and_wait
 from conversation.protocol import (
     PROTOCOL_VERSION,
     ErrorCode,
@@ -95,9 +95,7 @@ class AvatarConsumer(AsyncWebsocketConsumer):
         if self.session is None:
             return
         if self.session_task is not None:
-            self.session_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.session_task
+            await cancel_and_wait(self.session_task)
         await self.session.close()
         self.session = None
         metrics.ACTIVE_SESSIONS.dec()

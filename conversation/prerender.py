@@ -7,7 +7,6 @@ channel of its own. A clip is stored only when every chunk came back with lips.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -20,6 +19,7 @@ from django.conf import settings
 
 from avatars.models import FAQEntry
 from conversation.assembly import load_session_setup
+from conversation.cancellation import cancel_and_wait
 from conversation.clip_store import DjangoClipStore
 from conversation.llm.base import FaqMatch, LlmRequest
 from conversation.ports import TurnTimeouts
@@ -89,9 +89,7 @@ async def prerender_answer(*, avatar_slug: str, faq_entry_id: int, lipsync_timeo
     try:
         await run_turn(turn, context)
     finally:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listener
+        await cancel_and_wait(listener)
     if turn.fallbacks:
         log.warning("pre-render of FAQ entry %s for %s fell back (%s); not stored",
                     faq_entry_id, avatar_slug, ",".join(turn.fallbacks))

@@ -8,7 +8,6 @@ of it reaches the client, because the gate closes under the same lock that sends
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -20,6 +19,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from conversation.asr.base import AsrError
+from conversation.cancellation import cancel_and_wait
 from conversation.llm.base import ChatTurn
 from conversation.protocol import (
     AudioStart,
@@ -332,9 +332,7 @@ class Session:
             self._turn = None
         task, self._turn_task = self._turn_task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self.context.renders.cancel(
             turn_id=turn.turn_id, task_ids=turn.assembler.outstanding_task_ids()
         )
@@ -405,9 +403,7 @@ class Session:
         if turn is not None:
             turn.cancelled = True
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         if turn is not None:
             await self.context.renders.cancel(
                 turn_id=turn.turn_id, task_ids=turn.assembler.outstanding_task_ids()
