@@ -371,5 +371,13 @@ class MediaChunk:
         return chunk
 
 
+def media_audio_seconds(packed: bytes) -> float:
+    """Seconds of audio in a packed media message, read from its header alone (no copies)."""
+    if len(packed) < _HEADER.size + _CHUNK.size:
+        return 0.0  # an END message
+    sample_rate, _, audio_bytes, _, _ = _CHUNK.unpack_from(packed, _HEADER.size)
+    return audio_bytes / 2 / sample_rate
+
+
 def _malformed(message: str) -> ProtocolError:
     return ProtocolError(ErrorCode.AUDIO_MALFORMED, f"media message: {message}")

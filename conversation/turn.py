@@ -31,7 +31,7 @@ from conversation.llm.base import (
 )
 from conversation.media import MediaAssembler, PendingChunk
 from conversation.ports import AvatarRuntime, ClipStore, RenderQueue, TurnTimeouts
-from conversation.protocol import Fallback, MediaChunk, Subtitle
+from conversation.protocol import Fallback, MediaChunk, Subtitle, media_audio_seconds
 from conversation.recognizer import SpeechRecognizer
 from conversation.tts.base import TtsBackend, TtsError
 from conversation.vad import VoiceActivity
@@ -341,11 +341,7 @@ async def _play_stored(turn: Turn, ctx: TurnContext, stored: clips.StoredClip) -
         await pacer.wait()
         chunk = MediaChunk(turn_id=turn.turn_id, seq=seq)  # header only: subtitles key on seq
         await _send_chunk(turn, ctx, chunk, packed)
-        pacer.sent(_audio_seconds(packed))
-
-
-def _audio_seconds(packed: bytes) -> float:
-    return len(MediaChunk.unpack(packed).audio) / 2 / 16_000
+        pacer.sent(media_audio_seconds(packed))
 
 
 class _Pacer:

@@ -375,3 +375,13 @@ def test_unpack_of_garbage_only_raises_protocol_error(data: bytes) -> None:
     for candidate in (data, bytes([MEDIA_MAGIC]) + data, bytes([MEDIA_MAGIC, 3]) + data):
         with contextlib.suppress(ProtocolError):
             MediaChunk.unpack(candidate)
+
+
+def test_media_audio_seconds_reads_the_header_only() -> None:
+    from uuid import uuid4
+
+    from conversation.protocol import media_audio_seconds
+
+    chunk = MediaChunk(turn_id=uuid4(), seq=0, audio=b"\x00\x00" * 8000)
+    assert media_audio_seconds(chunk.pack()) == 0.5
+    assert media_audio_seconds(MediaChunk(turn_id=uuid4(), seq=1, end=True).pack()) == 0.0
