@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-nodeps.txt
 RUN_PACKAGES := espeak-ng ffmpeg ffprobe redis-server
 TEST_PACKAGES := $(RUN_PACKAGES) sox chromium
 
-.PHONY: run test lint system-packages-run system-packages-test lock clean bench-lipsync
+.PHONY: run test lint system-packages-run system-packages-test lock clean bench-lipsync bench
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 11), (3, 12)) else "Python 3.11 is needed (found %s): install it, or run make PYTHON=/path/to/python3.11" % sys.version.split()[0])'
@@ -33,6 +33,10 @@ lint: $(STAMP)
 
 test: $(STAMP) system-packages-test lint
 	$(PY) -m pytest
+
+# The benchmark (docs/performance.md): starts its own stack, prints the table, writes JSON.
+bench: $(STAMP) system-packages-test
+	$(PY) manage.py bench --json bench.json
 
 lock: $(STAMP)
 	$(PY) -m pip list --format=freeze --exclude-editable | grep -v -e "^pip==" -e "^openai-whisper==" | sed "s/^torch==.*/torch==2.13.0/" > requirements.txt

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from avatars import services
-from avatars.models import Avatar, CannedClip, ConsentRecord, FAQEntry, TurnRecord
+from avatars.media_checks import check_avatar_source
+from avatars.models import Avatar, CannedClip, ConsentEvent, ConsentRecord, FAQEntry, TurnRecord
 from avatars.selectors import avatar_has_valid_consent
 
 
@@ -22,8 +24,21 @@ class ConsentInline(admin.TabularInline):
     show_change_link = True
 
 
+class AvatarForm(forms.ModelForm):
+    """Checks a newly uploaded source by its content before anything is stored."""
+
+    def clean_source_media(self) -> object:
+        upload = self.cleaned_data.get("source_media")
+        if isinstance(upload, UploadedFile):  # a new upload, not the stored file
+            kind = check_avatar_source(upload)
+            # The stored name comes from the content's type; upload_to adds a random stem.
+            upload.name = f"source.{kind.extension}"
+        return upload
+
+
 @admin.register(Avatar)
 class AvatarAdmin(admin.ModelAdmin):
+    form = AvatarForm
     list_display = (
         "name",
         "slug",
@@ -179,4 +194,24 @@ class TurnRecordAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(admin.ModelAdmin):
+    """The audit trail of consent ending: read-only, kept even after the avatar is withdrawn."""
+
+    list_display = ("at", "avatar", "kind", "actor", "withdrawn", "clips_purged")
+    list_filter = ("kind", "withdrawn", "at")
+    search_fields = ("avatar__slug", "actor", "reason")
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in ConsentEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -30,7 +30,7 @@ DEMO_FAQ: list[tuple[str, list[str], str]] = [
     (
         "How do I return an item?",
         ["Can I send something back?", "What is your return policy?", "I want a refund."],
-        "You can return any item within thirty days. Start the return from your order page, print the label, and drop the parcel at any post office.",
+        "You can return any item within thirty days. Start the return from your order page and print the label. Then drop the parcel at any post office, and we refund you within a week.",
     ),
     (
         "How long does shipping take?",

@@ -231,3 +231,32 @@ class TurnRecord(models.Model):
 
     def __str__(self) -> str:
         return str(self.turn_id)
+
+
+class ConsentEvent(models.Model):
+    """Audit trail of consent ending: who ended it, when, why, and what was withdrawn."""
+
+    class Kind(models.TextChoices):
+        REVOKED = "revoked", "Revoked"
+        EXPIRED = "expired", "Expired"
+
+    avatar = models.ForeignKey(Avatar, on_delete=models.PROTECT, related_name="consent_events")
+    consent = models.ForeignKey(
+        ConsentRecord, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    actor = models.CharField(
+        max_length=200, help_text="Who ended consent: a staff user, or 'system: expiry'."
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    reason = models.TextField()
+    withdrawn = models.BooleanField(
+        default=False, help_text="The avatar was taken out of use: no other consent allowed it."
+    )
+    clips_purged = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.avatar.slug}: consent {self.kind} by {self.actor}"

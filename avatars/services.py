@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +12,17 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from avatars.models import Avatar, CannedClip, ConsentRecord
+from avatars.models import Avatar, CannedClip, ConsentEvent, ConsentRecord, TurnRecord
 from avatars.selectors import avatar_has_valid_consent, faq_entries_for
 from avatarsite.celery import app as celery_app
 
 log = logging.getLogger(__name__)
 
 BAKE_TASK = "lipsync_worker.tasks.bake_avatar"
+EXPIRY_ACTOR = "system: expiry"
 PRERENDER_TASK = "conversation.tasks.prerender_faq_clip"
 
 
@@ -82,9 +84,97 @@ def consent_revoke(
     consent.save(update_fields=["revoked_at", "revoked_by", "revoked_reason"])
     log.info("consent revoked", extra={"consent_id": consent.pk, "avatar_id": consent.avatar_id})
     avatar = Avatar.objects.select_for_update().get(pk=consent.avatar_id)
-    if not avatar_has_valid_consent(avatar):
+    withdrawn = not avatar_has_valid_consent(avatar)
+    clips = CannedClip.objects.filter(avatar=avatar).count() if withdrawn else 0
+    if withdrawn:
         avatar_withdraw(avatar=avatar, reason="Consent was revoked.")
+    ConsentEvent.objects.create(
+        avatar=avatar,
+        consent=consent,
+        kind=ConsentEvent.Kind.REVOKED,
+        actor=revoked_by,
+        at=consent.revoked_at,
+        reason=reason,
+        withdrawn=withdrawn,
+        clips_purged=clips,
+    )
     return consent
+
+
+def avatars_holding_without_consent(*, at: datetime | None = None) -> list[int]:
+    """Ids of avatars still ready, baked or holding clips although no consent allows them."""
+    now = at or timezone.now()
+    allowed = ConsentRecord.objects.valid(now).values("avatar_id")
+    holding = (
+        Q(status__in=[Avatar.Status.READY, Avatar.Status.BAKING])
+        | ~Q(baked_path="")
+        | Q(canned_clips__isnull=False)
+    )
+    ids = Avatar.objects.exclude(pk__in=allowed).filter(holding).values_list("pk", flat=True)
+    return sorted(set(ids))
+
+
+def consent_expiry_sweep(*, at: datetime | None = None) -> list[int]:
+    """Withdraw every avatar whose consent has run out, as a revocation would; returns their ids.
+
+    Run every few seconds by Celery beat. Live sessions close themselves at expiry; this purges
+    clips and baked artifacts and tells sessions on every web process, once per avatar.
+    """
+    withdrawn = []
+    for avatar_id in avatars_holding_without_consent(at=at):
+        if _withdraw_expired(avatar_id, at or timezone.now()):
+            withdrawn.append(avatar_id)
+    return withdrawn
+
+
+@transaction.atomic
+def _withdraw_expired(avatar_id: int, now: datetime) -> bool:
+    avatar = Avatar.objects.select_for_update().get(pk=avatar_id)
+    if avatar_has_valid_consent(avatar, at=now):  # renewed since the sweep looked
+        return False
+    ended = (
+        ConsentRecord.objects.filter(avatar=avatar, revoked_at__isnull=True, expires_at__lte=now)
+        .order_by("-expires_at")
+        .first()
+    )
+    if ended is not None and ended.expires_at is not None:
+        kind = ConsentEvent.Kind.EXPIRED
+        reason = f"Consent expired at {ended.expires_at:%Y-%m-%d %H:%M:%S} UTC."
+    else:  # revoked earlier without a withdrawal, or never granted: still withdraw
+        kind = ConsentEvent.Kind.REVOKED
+        reason = "No valid consent record allows this avatar."
+    clips = CannedClip.objects.filter(avatar=avatar).count()
+    avatar_withdraw(avatar=avatar, reason=reason)
+    ConsentEvent.objects.create(
+        avatar=avatar,
+        consent=ended,
+        kind=kind,
+        actor=EXPIRY_ACTOR,
+        at=now,
+        reason=reason,
+        withdrawn=True,
+        clips_purged=clips,
+    )
+    log.info("avatar %s withdrawn: %s", avatar_id, reason)
+    return True
+
+
+def turn_records_purge(*, older_than_days: int, at: datetime | None = None) -> int:
+    """Delete turn records that started more than `older_than_days` ago; returns how many.
+
+    Deletes in batches so a large backlog never holds one long lock on the table.
+    """
+    if older_than_days <= 0:
+        return 0
+    cutoff = (at or timezone.now()) - timedelta(days=older_than_days)
+    deleted = 0
+    while True:
+        batch = list(
+            TurnRecord.objects.filter(started_at__lt=cutoff).values_list("pk", flat=True)[:2000]
+        )
+        if not batch:
+            return deleted
+        deleted += TurnRecord.objects.filter(pk__in=batch).delete()[0]
 
 
 def avatar_withdraw(*, avatar: Avatar, reason: str) -> None:

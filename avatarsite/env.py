@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,40 @@ VARIABLES: dict[str, Variable] = {
         Variable(
             "WIDGET_ORIGINS",
             "the server's own origin",
-            "Other origins allowed to embed the widget (comma list).",
+            "Other origins allowed to embed the widget (comma list, `*` for any).",
+        ),
+        Variable(
+            "SESSION_TOKEN_TTL_S", "60", "Lifetime of a session token from POST /api/sessions."
+        ),
+        Variable(
+            "SESSIONS_PER_ORIGIN",
+            "200",
+            "Live sessions one origin may hold across all web processes (0: no limit).",
+        ),
+        Variable(
+            "TURNS_PER_MINUTE",
+            "30",
+            "Questions (typed or spoken) one session may start per minute; more get `rate_limited` (0: no limit).",
+        ),
+        Variable(
+            "SESSION_IDLE_TIMEOUT_S",
+            "300",
+            "A session with no client message for this long is closed with 4008 (0: never).",
+        ),
+        Variable(
+            "MAX_UTTERANCE_S",
+            "30",
+            "Longer speech is cut here and recognised; bounds the audio held per utterance.",
+        ),
+        Variable(
+            "WS_MAX_FRAME_BYTES",
+            "65536",
+            "Largest WebSocket frame daphne reads from a client; for a bigger one it drops the connection unread.",
+        ),
+        Variable(
+            "WS_MAX_MESSAGE_BYTES",
+            "1048576",
+            "Largest WebSocket message, in or out (daphne applies it both ways): above the biggest media chunk.",
         ),
         Variable("ADMIN_USER", "admin", "Admin user created by `make run`."),
         Variable("ADMIN_PASSWORD", "generated and printed once", "Its password."),
@@ -117,6 +151,16 @@ VARIABLES: dict[str, Variable] = {
         Variable("ESPEAK_PROGRAM", "espeak-ng", "The espeak-ng program to run."),
         Variable("PIPER_VOICE", "unset", "Path of a piper voice model; espeak-ng otherwise."),
         Variable("LOG_LEVEL", "INFO", "Log level of the product's loggers."),
+        Variable(
+            "REPLY_STREAMING",
+            "1",
+            "0: whole answer, then all speech, then lip-sync (the benchmark's baseline only).",
+        ),
+        Variable(
+            "TURN_RECORD_RETENTION_DAYS",
+            "30",
+            "Turn records older than this are deleted daily (0: keep them).",
+        ),
     ]
 }
 
@@ -158,6 +202,24 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def daphne_size_flags(environ: Mapping[str, str] | None = None) -> list[str]:
+    """daphne's WebSocket size limits, read from `environ` (a child's environment) or ours.
+
+    Autobahn refuses a frame whose header announces more than the limit before reading its body.
+    """
+    source = os.environ if environ is None else environ
+
+    def value(name: str) -> str:
+        return str(int(source.get(name) or VARIABLES[name].default))
+
+    return [
+        "--websocket-max-frame-size",
+        value("WS_MAX_FRAME_BYTES"),
+        "--websocket-max-message-size",
+        value("WS_MAX_MESSAGE_BYTES"),
+    ]
 
 
 def stored_secret(name: str, filename: str) -> str:

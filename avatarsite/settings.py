@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dj_database_url
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from avatarsite.env import (
     BASE_DIR,
@@ -22,6 +23,12 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 # Origins other than the server's own that may open a widget session or embed the widget.
 WIDGET_ORIGINS = env_list("WIDGET_ORIGINS", [])
 CSRF_TRUSTED_ORIGINS = [o for o in WIDGET_ORIGINS if o.startswith(("http://", "https://"))]
+SESSION_TOKEN_TTL_S = env_int("SESSION_TOKEN_TTL_S", 60)
+SESSIONS_PER_ORIGIN = env_int("SESSIONS_PER_ORIGIN", 200)
+# What one session allows its client (docs/protocol.md, Limits); read by SessionLimits.
+TURNS_PER_MINUTE = env_int("TURNS_PER_MINUTE", 30)
+SESSION_IDLE_TIMEOUT_S = env_float("SESSION_IDLE_TIMEOUT_S", 300.0)
+MAX_UTTERANCE_S = env_float("MAX_UTTERANCE_S", 30.0)
 
 INSTALLED_APPS = [
     "daphne",
@@ -36,6 +43,7 @@ INSTALLED_APPS = [
     "avatars",
     "conversation",
     "lipsync_worker",
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -109,17 +117,28 @@ WHITENOISE_USE_FINDERS = True
 # Uploaded source videos can be large; Django streams anything above this to a temp file.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Checked by avatars/media_checks.py before an uploaded avatar source is stored.
+AVATAR_SOURCE_MAX_BYTES = 200 * 1024 * 1024
+AVATAR_SOURCE_MAX_VIDEO_S = 60.0
 
 # --- Redis: Celery broker, channel layer, per-turn cancel flags -----------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "avatarsite.channel_layer.RestartTolerantChannelLayer",
         "CONFIG": {
             # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop:
             # give reads room so an idle session's pop never times out.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
+            # After a Redis restart a pooled connection fails once: retry it on a fresh one.
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": 15,
+                    "socket_connect_timeout": 5,
+                    "retry_on_error": [RedisConnectionError],
+                }
+            ],
             "prefix": "avatar-asgi",
             # Media older than a few seconds is worthless to a live conversation: let it expire
             # rather than pile up behind a slow consumer.
@@ -155,6 +174,20 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_WORKER_SEND_TASK_EVENTS = True  # Flower shows tasks live
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery beat (one `beat` process per deployment) runs these on the speech queue.
+CELERY_BEAT_SCHEDULE = {
+    "withdraw-expired-consent": {
+        "task": "avatars.tasks.withdraw_expired_consent",
+        "schedule": 30.0,
+        "options": {"expires": 25},  # a sweep nobody ran in time is replaced by the next one
+    },
+    "purge-turn-records": {
+        "task": "avatars.tasks.purge_turn_records",
+        "schedule": 24 * 3600.0,
+        "options": {"expires": 3600},
+    },
+}
+TURN_RECORD_RETENTION_DAYS = env_int("TURN_RECORD_RETENTION_DAYS", 30)
 
 # --- Admin and operators ---------------------------------------------------------------------
 ADMIN_USER = env_str("ADMIN_USER", "admin")
@@ -172,6 +205,7 @@ ASR_LOCATION = env_str("ASR_LOCATION", "web")
 WHISPER_DEVICE = env_str("WHISPER_DEVICE", "cpu")
 WHISPER_COMPUTE_TYPE = env_str("WHISPER_COMPUTE_TYPE", "int8")
 VAD_END_SILENCE_MS = env_int("VAD_END_SILENCE_MS", 300)
+REPLY_STREAMING = env_bool("REPLY_STREAMING", True)  # off only for the benchmark's baseline
 VAD_MIN_SPEECH_MS = env_int("VAD_MIN_SPEECH_MS", 200)
 ANTHROPIC_API_KEY = env_optional("ANTHROPIC_API_KEY")
 LLM_BASE_URL = env_optional("LLM_BASE_URL")
@@ -190,6 +224,11 @@ if not DEBUG:
     CSRF_COOKIE_HTTPONLY = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+
+# Error reports (logged 500s, mail to ADMINS if ever configured) never carry request bodies,
+# query strings or local variables: those can hold what a user typed or said.
+DEFAULT_EXCEPTION_REPORTER = "avatarsite.error_reports.PrivateExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "avatarsite.error_reports.PrivateReporterFilter"
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -1,7 +1,7 @@
 """`make run`: prepare the database, then run the whole stack under one supervisor.
 
-Starts Redis when REDIS_URL does not answer, then daphne, a lipsync worker, a speech worker
-and Flower. Each child runs in its own process group; Ctrl-C (or SIGTERM) stops them all,
+Starts Redis when REDIS_URL does not answer, then daphne, a lipsync worker, a speech worker,
+Celery beat and Flower. Each child runs in its own process group; Ctrl-C (or SIGTERM) stops them all,
 Redis last, and a child that dies is restarted with back-off.
 """
 
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from avatarsite.env import VAR_DIR, env_int, env_str, stored_secret
+from avatarsite.env import VAR_DIR, daphne_size_flags, env_int, env_str, stored_secret
 
 STOP_GRACE_S = 10.0
 RESTART_MAX_DELAY_S = 30.0
@@ -125,7 +125,11 @@ def stack_children(host: str, port: int, flower_port: int) -> list[Child]:
     return [
         Child(
             "web",
-            [python, "-m", "daphne", "-b", host, "-p", str(port), "avatarsite.asgi:application"],
+            [
+                *(python, "-m", "daphne", "-b", host, "-p", str(port)),
+                *daphne_size_flags(),
+                "avatarsite.asgi:application",
+            ],
         ),
         Child(
             "lipsync",
@@ -154,6 +158,12 @@ def stack_children(host: str, port: int, flower_port: int) -> list[Child]:
                 "speech@%h",
                 "--loglevel=INFO",
             ],
+        ),
+        # One scheduler per deployment: consent expiry every 30 s, turn-record retention daily.
+        Child(
+            "beat",
+            celery
+            + ["beat", "-s", str(VAR_DIR / "celerybeat-schedule"), "--loglevel=INFO"],
         ),
         Child(
             "flower",

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import admin
 from django.urls import path, re_path
-from django.views.static import serve
 
 from avatarsite import views
 
@@ -16,8 +14,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
+    path("api/sessions", views.session_token, name="session-token"),
     path("admin/", admin.site.urls),
-    # Idle clips and posters are small and public by design; a CDN or the reverse proxy
-    # serves MEDIA_ROOT in front of this in production.
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    re_path(r"^media/(?P<path>.*)$", views.public_media, name="media"),
 ]

@@ -3,18 +3,91 @@
 from __future__ import annotations
 
 import hmac
+import json
+from urllib.parse import quote
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+from django.views.static import serve
 from django_prometheus.exports import ExportToDjangoView
 
-from avatars.selectors import avatar_list_public
+from avatars.selectors import AvatarUnavailable, Unavailable, avatar_get_usable, avatar_list_public
+from avatarsite import access
 from avatarsite.health import health_report
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"avatars": avatar_list_public()})
+    """The demo page: the widget, full size, for the chosen (or first) ready avatar."""
+    avatars = list(avatar_list_public().order_by("name"))
+    chosen = request.GET.get("avatar")
+    avatar = next((a for a in avatars if a.slug == chosen), avatars[0] if avatars else None)
+    return render(request, "home.html", {"avatars": avatars, "avatar": avatar})
+
+
+def public_media(request: HttpRequest, path: str) -> HttpResponse:
+    """Idle clips and posters: public by design, and readable by widgets on other origins
+    (the widget paints them on a canvas, which needs CORS). A CDN or the reverse proxy serves
+    MEDIA_ROOT in front of this in production."""
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+def _cors(response: HttpResponse, origin: str | None) -> HttpResponse:
+    if origin is not None:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Content-Type"
+        response["Access-Control-Max-Age"] = "600"
+    response["Vary"] = "Origin"
+    return response
+
+
+def _refuse(status: int, error: str, message: str, origin: str | None) -> HttpResponse:
+    return _cors(JsonResponse({"error": error, "message": message}, status=status), origin)
+
+
+@csrf_exempt  # no cookie or login is involved: the origin check and the token are the guard
+@never_cache
+@require_http_methods(["POST", "OPTIONS"])
+def session_token(request: HttpRequest) -> HttpResponse:
+    """POST /api/sessions (avatar=SLUG): a short-lived signed token for one WebSocket session."""
+    origin = request.headers.get("Origin")
+    if not access.origin_allowed(origin, request.get_host()):
+        # Readable by the refused page (a CORS-blocked answer looks like a network fault and
+        # would be retried for ever); the refusal tells it nothing but "no".
+        return _refuse(403, "origin_refused", "This site may not embed the assistant.", origin)
+    if request.method == "OPTIONS":
+        return _cors(HttpResponse(status=204), origin)
+    slug = request.POST.get("avatar")
+    if slug is None and request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            body = None
+        slug = body.get("avatar") if isinstance(body, dict) else None
+    if not isinstance(slug, str) or not slug:
+        return _refuse(400, "invalid_field", "avatar: a slug is required", origin)
+    try:
+        avatar = avatar_get_usable(slug=slug)
+    except AvatarUnavailable as refusal:
+        status = 404 if refusal.reason == Unavailable.UNKNOWN else 409
+        return _refuse(status, refusal.reason.value, refusal.message, origin)
+    seats = access.OriginSeats(origin)
+    if seats.limit() and seats.in_use(access.sync_redis()) >= seats.limit():
+        return _refuse(429, "too_many_sessions", "Too many conversations are open.", origin)
+    token = access.token_issue(avatar_slug=avatar.slug, origin=origin)
+    answer = {
+        "token": token,
+        "websocket": f"/ws/avatar/{avatar.slug}/?token={quote(token)}",
+        "expires_in": settings.SESSION_TOKEN_TTL_S,
+    }
+    return _cors(JsonResponse(answer, status=201), origin)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

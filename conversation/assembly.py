@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from avatars.models import Avatar, ConsentRecord
 from avatars.selectors import avatar_get_usable, faq_entries_for
 from conversation import speech
 from conversation.clip_store import DjangoClipStore
@@ -29,6 +31,17 @@ if TYPE_CHECKING:
 class SessionSetup:
     avatar: AvatarRuntime
     faq: tuple[FaqItem, ...]
+    consent_until: datetime | None  # when the last valid consent expires; None: open-ended
+
+
+def consent_valid_until(avatar: Avatar) -> datetime | None:
+    """The end of the avatar's consent as it stands now (None when a valid record never expires)."""
+    ends = list(
+        ConsentRecord.objects.valid().filter(avatar=avatar).values_list("expires_at", flat=True)
+    )
+    if not ends or any(end is None for end in ends):
+        return None
+    return max(end for end in ends if end is not None)
 
 
 def load_session_setup(slug: str) -> SessionSetup:
@@ -63,7 +76,7 @@ def load_session_setup(slug: str) -> SessionSetup:
         )
         for entry in faq_entries_for(avatar)
     )
-    return SessionSetup(avatar=runtime, faq=faq)
+    return SessionSetup(avatar=runtime, faq=faq, consent_until=consent_valid_until(avatar))
 
 
 def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnContext:
@@ -92,13 +105,16 @@ def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnCo
             tts_sentence_s=settings.TTS_TIMEOUT_S,
         ),
         output=session,
+        streaming=settings.REPLY_STREAMING,
         system_prompt=system_prompt(avatar.persona, setup.faq, avatar.language),
         recognizer=(
             QueueRecognizer(channel)
             if settings.ASR_LOCATION == "speech"
             else LocalRecognizer(speech.recognizer()[0])
         ),
-        hints=speech.hints_from([q for item in setup.faq for q in (item.question, *item.paraphrases)]),
+        hints=speech.hints_from(
+            [q for item in setup.faq for q in (item.question, *item.paraphrases)]
+        ),
         voice_input=speech.voice_activity,
     )
 

@@ -110,6 +110,12 @@ class MediaAssembler:
             out.append(Released(chunk=chunk, sentence=pending.sentence, lipsync_late=late))
         return out
 
+    def settled(self, now: float) -> bool:
+        """All chunks are in and each has its frames, failed, or is past its deadline."""
+        return self.closed_input and all(
+            p.complete or p.failed or now >= p.deadline for p in self._pending.values()
+        )
+
     def next_deadline(self) -> float | None:
         pending = self._pending.get(self._next_seq)
         return None if pending is None else pending.deadline

@@ -17,4 +17,7 @@ BARGE_INS = Counter("avatar_barge_ins_total", "Turns interrupted by the user.")
 FALLBACKS = Counter("avatar_fallbacks_total", "Fallbacks fired, by kind.", ["kind"])
 CACHE = Counter("avatar_canned_clip_lookups_total", "Canned-answer cache lookups.", ["result"])
 ACTIVE_SESSIONS = Gauge("avatar_active_sessions", "Open conversation sessions in this process.")
+SESSIONS_REFUSED = Counter(
+    "avatar_sessions_refused_total", "Sessions refused at connect, by reason.", ["reason"]
+)
 TURNS = Counter("avatar_turns_total", "Finished turns.", ["input"])

@@ -9,6 +9,9 @@ from uuid import UUID
 
 import redis.asyncio as aioredis
 from django.conf import settings
+from kombu.exceptions import KombuError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 
 from conversation.audio_chunks import LipSyncChunk
 from conversation.ports import AvatarRuntime
@@ -25,7 +28,9 @@ _redis: aioredis.Redis | None = None
 def _client() -> aioredis.Redis:
     global _redis
     if _redis is None:
-        _redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        _redis = aioredis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, retry_on_error=[RedisConnectionError]
+        )
     return _redis
 
 
@@ -60,8 +65,14 @@ class CeleryRenderQueue:
         return await loop.run_in_executor(_publisher, lambda: enqueue_render(**kwargs))
 
     async def cancel(self, *, turn_id: UUID, task_ids: list[str]) -> None:
-        """Workers check the key between batches; revoked tasks still queued never start."""
-        await _client().set(cancel_key(str(turn_id)), b"1", ex=CANCEL_TTL_S)
-        if task_ids:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(_publisher, lambda: revoke_renders(task_ids))
+        """Workers check the key between batches; revoked tasks still queued never start.
+
+        Best effort: with Redis away the renders run on, and the session's gate drops their media.
+        """
+        try:
+            await _client().set(cancel_key(str(turn_id)), b"1", ex=CANCEL_TTL_S)
+            if task_ids:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(_publisher, lambda: revoke_renders(task_ids))
+        except (RedisError, KombuError) as error:
+            log.warning("renders of turn %s not cancelled (%s)", turn_id, type(error).__name__)

@@ -11,8 +11,9 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,8 @@ from conversation.vad import SpeechEnded, SpeechStarted, VoiceActivity
 
 log = logging.getLogger(__name__)
 
-INBOX_LIMIT = 64
+INBOX_LIMIT = 64  # queued client messages; with 100 ms audio frames, at most 6.4 s of audio
+IDLE_CLOSE_CODE = 4008  # docs/protocol.md, close codes: the session was idle too long
 PARTIAL_EVERY_S = 0.8  # of speech between partial transcripts
 HISTORY_TURNS = 6
 
@@ -78,12 +80,58 @@ class AudioClock:
         return True
 
 
+@dataclass(frozen=True)
+class SessionLimits:
+    """What one session allows its client (docs/protocol.md, Limits); 0 switches a limit off.
+
+    `max_utterance_s` also bounds the audio held for one utterance, so it cannot be switched off.
+    """
+
+    turns_per_minute: int = 30
+    idle_timeout_s: float = 300.0
+    max_utterance_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.turns_per_minute < 0 or self.idle_timeout_s < 0:
+            raise ValueError("session limits are 0 (off) or positive")
+        if self.max_utterance_s < 1:
+            raise ValueError("max_utterance_s is at least 1 second")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SessionLimits:
+        return cls(
+            turns_per_minute=settings.TURNS_PER_MINUTE,
+            idle_timeout_s=settings.SESSION_IDLE_TIMEOUT_S,
+            max_utterance_s=settings.MAX_UTTERANCE_S,
+        )
+
+
+@dataclass
+class TurnRate:
+    """At most `per_minute` turns started in any 60 s (0: no limit); refusals are not counted."""
+
+    per_minute: int
+    starts: deque[float] = field(default_factory=deque)
+    warned_at: float = -1e9
+
+    def admit(self, now: float) -> bool:
+        if not self.per_minute:
+            return True
+        while self.starts and now - self.starts[0] >= 60.0:
+            self.starts.popleft()
+        if len(self.starts) >= self.per_minute:
+            return False
+        self.starts.append(now)
+        return True
+
+
 @dataclass
 class Transport:
-    """How the session reaches its client (the consumer's send methods)."""
+    """How the session reaches its client (the consumer's send and close methods)."""
 
     send_text: Callable[[str], Awaitable[None]]
     send_bytes: Callable[[bytes], Awaitable[None]]
+    close: Callable[[int], Awaitable[None]] | None = None
 
 
 class Session:
@@ -93,9 +141,13 @@ class Session:
         context_factory: Callable[[Session], TurnContext],
         transport: Transport,
         recorder: TurnRecorder,
+        limits: SessionLimits | None = None,
     ) -> None:
         self.session_id = uuid.uuid4()
         self.started = time.monotonic()
+        self.limits = limits or SessionLimits()
+        self._heard_at = self.started  # when the client last sent anything
+        self._turn_rate = TurnRate(self.limits.turns_per_minute)
         self.transport = transport
         self.recorder = recorder
         self.inbox: asyncio.Queue[Any] = asyncio.Queue(maxsize=INBOX_LIMIT)
@@ -132,22 +184,62 @@ class Session:
             turn.on_lipsync(message)
 
     async def run(self) -> None:
+        """Handle client messages in order; returns when the session was closed for idling."""
         while True:
-            message, received = await self.inbox.get()
+            try:
+                async with asyncio.timeout(self._idle_left()):
+                    message, received = await self.inbox.get()
+            except TimeoutError:
+                if self._turn is not None or self.transport.close is None:
+                    # An answer is still going out (not idle yet), or nobody could close.
+                    self._heard_at = time.monotonic()
+                if (self._idle_left() or 0.0) > 0:
+                    continue
+                await self._close_idle()
+                return
+            self._heard_at = received
             await self._handle(message, received)
+
+    def _idle_left(self) -> float | None:
+        """Seconds until this session counts as idle (None: never)."""
+        if not self.limits.idle_timeout_s:
+            return None
+        return self._heard_at + self.limits.idle_timeout_s - time.monotonic()
+
+    async def _close_idle(self) -> None:
+        assert self.transport.close is not None
+        log.info("session idle for %.0f s; closing it", self.limits.idle_timeout_s)
+        await self.transport.close(IDLE_CLOSE_CODE)
+
+    async def _refuse_turn(self, received: float) -> None:
+        if received - self._turn_rate.warned_at < 1.0:
+            return  # one refusal a second is enough to tell a flooding client
+        self._turn_rate.warned_at = received
+        error = ProtocolError(
+            ErrorCode.RATE_LIMITED,
+            f"at most {self.limits.turns_per_minute} questions a minute; this one was dropped",
+        )
+        await self._send(error.to_message())
 
     async def _handle(self, message: Any, received: float) -> None:
         if isinstance(message, AudioFrame):
             await self._on_audio(message, received)
         elif isinstance(message, Text):
+            if not self._turn_rate.admit(received):
+                await self._refuse_turn(received)  # the running answer goes on
+                return
             await self._interrupt(InterruptReason.NEW_UTTERANCE, received)
             turn = await self._open_turn(message.text, received, TurnState.THINKING, "text")
             self._launch(turn)
         elif isinstance(message, AudioStart):
             self._voice = self.context.voice_input() if self.context.voice_input else None
+            if self._voice is not None:
+                self._voice.max_utterance_s = self.limits.max_utterance_s
             self._audio_clock = AudioClock(started=received)
             if self._voice is None:
-                await self._send(ProtocolError(ErrorCode.NOT_READY, "voice input is off").to_message())
+                await self._send(
+                    ProtocolError(ErrorCode.NOT_READY, "voice input is off").to_message()
+                )
         elif isinstance(message, AudioStop):
             if self._voice is not None:
                 for event in self._voice.flush():
@@ -203,7 +295,11 @@ class Session:
             log.warning("partial transcript failed (%s)", error.kind)
             return
         async with self._lock:
-            if self._turn is turn and self.machine.state is TurnState.LISTENING and result.text.strip():
+            if (
+                self._turn is turn
+                and self.machine.state is TurnState.LISTENING
+                and result.text.strip()
+            ):
                 await self._send_locked(
                     Transcript(turn_id=turn.turn_id, text=result.text.strip(), final=False)
                 )
@@ -215,6 +311,9 @@ class Session:
     async def _on_voice(self, event: Any, received: float) -> None:
         if isinstance(event, SpeechStarted):
             if self.machine.state is TurnState.LISTENING:
+                return
+            if not self._turn_rate.admit(received):
+                await self._refuse_turn(received)  # this utterance is not heard; no barge-in
                 return
             # The user talks: whatever the avatar was doing stops (barge-in), and we listen.
             await self._interrupt(InterruptReason.SPEECH, received)
@@ -273,7 +372,9 @@ class Session:
         return turn
 
     def _launch(self, turn: Turn, audio: np.ndarray | None = None) -> None:
-        self._turn_task = asyncio.create_task(self._run_turn(turn, audio), name=f"turn-{turn.turn_id}")
+        self._turn_task = asyncio.create_task(
+            self._run_turn(turn, audio), name=f"turn-{turn.turn_id}"
+        )
 
     async def _run_turn(self, turn: Turn, audio: np.ndarray | None = None) -> None:
         try:
@@ -318,6 +419,7 @@ class Session:
         await self._move_locked(TurnState.IDLE)
         self._record(turn, interrupted=False, barge_in_ms=None)
         self._turn = None
+        self._heard_at = time.monotonic()  # idle time counts from the end of the answer
 
     async def _interrupt(self, reason: InterruptReason, received: float) -> bool:
         """The barge-in path: gate, tell the client, stop every stage. False if nothing to stop."""
@@ -392,6 +494,10 @@ class Session:
     async def _move_locked(self, to: TurnState, *, turn_id: uuid.UUID | None = None) -> None:
         change = self.machine.transition(to, at=time.monotonic(), turn_id=turn_id)
         await self._send_locked(State(state=change.state, turn_id=change.turn_id))
+
+    async def interrupt_for_server(self) -> None:
+        """Stop the running answer for a server reason (consent withdrawn): the client is told."""
+        await self._interrupt(InterruptReason.SERVER, time.monotonic())
 
     # --- end -----------------------------------------------------------------------------
 

@@ -72,6 +72,9 @@ class TurnContext:
     recognizer: SpeechRecognizer | None = None
     hints: tuple[str, ...] = ()  # phrases customers are likely to say (the FAQ), for the ASR
     voice_input: Callable[[], VoiceActivity] | None = None
+    # False only for the benchmark's baseline: the whole answer, then all of its speech, then
+    # lip-sync of all of it, then the first media (REPLY_STREAMING=0).
+    streaming: bool = True
 
 
 @dataclass
@@ -94,7 +97,9 @@ class Turn:
     def __post_init__(self) -> None:
         self.assembler = MediaAssembler(self.turn_id)
         self.wakeup = asyncio.Event()
-        self._subtitles: dict[int, Subtitle] = {}
+        # Subtitles wait for the chunk they start in; a sentence TTS could not speak waits
+        # for the next chunk, so one seq may hold several (in sentence order).
+        self._subtitles: dict[int, list[Subtitle]] = {}
         self._played: list[MediaChunk] = []
         self._sentences: list[clips.ClipSentence] = []
         self._next_seq = 0
@@ -183,6 +188,14 @@ async def _write(
         stream = ctx.llm.stream(request)
     deltas: asyncio.Queue[Any] = asyncio.Queue()
     chunker = SentenceChunker()
+    held: list[str] = []  # without streaming, sentences wait for the whole answer
+
+    async def put(sentence: str) -> None:
+        if ctx.streaming:
+            await sentences.put(sentence)
+        else:
+            held.append(sentence)
+
     deadline = time.monotonic() + ctx.timeouts.llm_total_s
     async with asyncio.TaskGroup() as group:
         pump = group.create_task(_pump(stream, deltas))
@@ -221,8 +234,10 @@ async def _write(
                 turn.mark("llm_first_token_ms")
             turn.answer_text += item
             for sentence in chunker.push(item):
-                await sentences.put(sentence)
+                await put(sentence)
     for sentence in chunker.flush():
+        await put(sentence)
+    for sentence in held:
         await sentences.put(sentence)
     await sentences.put(_END)
 
@@ -231,22 +246,32 @@ async def _speak(turn: Turn, ctx: TurnContext, sentences: asyncio.Queue[str | ob
     """Sentences -> TTS audio -> frame-aligned chunks queued for lip-sync."""
     audio = TurnAudioChunker()
     index = 0
+    held: list[tuple[LipSyncChunk, str, int, int]] = []  # without streaming: all speech first
+
+    async def submit(chunk: LipSyncChunk, sentence: str, index: int, first_seq: int) -> None:
+        if ctx.streaming:
+            await _submit(turn, ctx, chunk, sentence, index, first_seq)
+        else:
+            held.append((chunk, sentence, index, first_seq))
+
     while (sentence := await sentences.get()) is not _END:
         assert isinstance(sentence, str)
-        first_seq = turn._next_seq
+        first_seq = turn._next_seq + len(held)
         started = time.monotonic()
         try:
             async with asyncio.timeout(ctx.timeouts.tts_sentence_s):
                 # aclosing: a barge-in while a chunk is being queued must end espeak now, not
                 # whenever the garbage collector finds the abandoned generator.
-                blocks = ctx.tts.synthesize(sentence, voice=ctx.avatar.voice, language=turn.language)
+                blocks = ctx.tts.synthesize(
+                    sentence, voice=ctx.avatar.voice, language=turn.language
+                )
                 async with contextlib.aclosing(blocks):
                     async for block in blocks:
                         turn.mark("tts_first_audio_ms")
                         for chunk in audio.push(block):
-                            await _submit(turn, ctx, chunk, sentence, index, first_seq)
+                            await submit(chunk, sentence, index, first_seq)
             for chunk in audio.end_sentence():
-                await _submit(turn, ctx, chunk, sentence, index, first_seq)
+                await submit(chunk, sentence, index, first_seq)
         except (TtsError, TimeoutError) as error:
             kind = getattr(error, "kind", "timeout")
             log.info(
@@ -257,14 +282,17 @@ async def _speak(turn: Turn, ctx: TurnContext, sentences: asyncio.Queue[str | ob
             )
             turn.fallback(Fallback.SUBTITLES_ONLY)
             audio.reset()
+            spoke_some = turn._next_seq + len(held) != first_seq  # its subtitle rides on that
             subtitle = Subtitle(
                 turn_id=turn.turn_id, seq=turn._next_seq, text=sentence, sentence=index
             )
-            if turn._next_seq == turn.assembler.released_count:
+            if not spoke_some and turn._next_seq == turn.assembler.released_count:
                 await ctx.output.send_json(turn, subtitle)  # nothing queued before it: show now
-            else:
-                turn._subtitles.setdefault(turn._next_seq, subtitle)
+            elif not spoke_some:
+                turn._subtitles.setdefault(turn._next_seq, []).append(subtitle)
         index += 1
+    for chunk, sentence, index, first_seq in held:
+        await _submit(turn, ctx, chunk, sentence, index, first_seq)
     turn.assembler.close_input()
     turn.wakeup.set()
 
@@ -275,8 +303,8 @@ async def _submit(
     seq = turn._next_seq
     turn._next_seq += 1
     if seq == first_seq:
-        turn._subtitles[seq] = Subtitle(
-            turn_id=turn.turn_id, seq=seq, text=sentence, sentence=index
+        turn._subtitles.setdefault(seq, []).append(
+            Subtitle(turn_id=turn.turn_id, seq=seq, text=sentence, sentence=index)
         )
         turn._sentences.append(clips.ClipSentence(seq, index, sentence))
     pending = PendingChunk(
@@ -289,15 +317,28 @@ async def _submit(
     turn.assembler.add(pending)
     if turn._first_submit is None:
         turn._first_submit = time.monotonic()
-    pending.task_id = await ctx.renders.submit(
-        avatar=ctx.avatar, turn_id=turn.turn_id, seq=seq, chunk=chunk, idle_start=turn.idle_start
-    )
+    try:
+        pending.task_id = await ctx.renders.submit(
+            avatar=ctx.avatar,
+            turn_id=turn.turn_id,
+            seq=seq,
+            chunk=chunk,
+            idle_start=turn.idle_start,
+        )
+    except Exception as error:  # the broker is away (Redis restarting): audio over the idle loop
+        log.warning(
+            "turn %s chunk %s not queued for lip-sync (%s)", turn.turn_id, seq, type(error).__name__
+        )
     turn.wakeup.set()
 
 
 async def _emit(turn: Turn, ctx: TurnContext) -> None:
     """Send ready chunks in seq order, paced to stay at most `max_lead_s` ahead of playback."""
     pacer = _Pacer(ctx.timeouts.max_lead_s)
+    while not ctx.streaming and not turn.assembler.settled(time.monotonic()):
+        turn.wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(turn.wakeup.wait(), 0.05)
     while not turn.assembler.done:
         released = turn.assembler.release(time.monotonic())
         if not released:
@@ -315,13 +356,16 @@ async def _emit(turn: Turn, ctx: TurnContext) -> None:
             pacer.sent(len(item.chunk.audio) / 2 / item.chunk.sample_rate)
             if not item.lipsync_late:
                 turn._played.append(item.chunk)
+    # Sentences that TTS could not speak after the last chunk: shown now, before the end.
+    for seq in sorted(turn._subtitles):
+        for subtitle in turn._subtitles.pop(seq):
+            await ctx.output.send_json(turn, subtitle)
 
 
 async def _send_chunk(
     turn: Turn, ctx: TurnContext, chunk: MediaChunk, packed: bytes | None = None
 ) -> None:
-    subtitle = turn._subtitles.pop(chunk.seq, None)
-    if subtitle is not None:
+    for subtitle in turn._subtitles.pop(chunk.seq, []):
         await ctx.output.send_json(turn, subtitle)
     if not await ctx.output.send_media(turn, packed or chunk.pack()):
         return
@@ -333,8 +377,13 @@ async def _send_chunk(
 
 async def _play_stored(turn: Turn, ctx: TurnContext, stored: clips.StoredClip) -> None:
     for sentence in stored.sentences:
-        turn._subtitles[sentence.seq] = Subtitle(
-            turn_id=turn.turn_id, seq=sentence.seq, text=sentence.text, sentence=sentence.sentence
+        turn._subtitles.setdefault(sentence.seq, []).append(
+            Subtitle(
+                turn_id=turn.turn_id,
+                seq=sentence.seq,
+                text=sentence.text,
+                sentence=sentence.sentence,
+            )
         )
     pacer = _Pacer(ctx.timeouts.max_lead_s)
     for seq, packed in stored.replay(turn.turn_id):
@@ -368,4 +417,3 @@ class _Pacer:
 def idle_index_now(session_started: float, idle_frames: int) -> int:
     """The idle-cycle frame the widget shows now, if it started the loop with the session."""
     return int((time.monotonic() - session_started) * FPS) % max(1, idle_frames)
-

@@ -127,6 +127,20 @@ class VoiceActivity:
         self._preroll = math.ceil(self._pad / WINDOW) + 1  # windows kept while idle
         self.reset()
 
+    @property
+    def max_utterance_s(self) -> float:
+        return self._max_utterance * WINDOW_MS / 1000
+
+    @max_utterance_s.setter
+    def max_utterance_s(self, seconds: float) -> None:
+        # Never shorter than what confirms speech, or no utterance could ever start.
+        self._max_utterance = max(math.floor(seconds * 1000 / WINDOW_MS), self._min_speech + 1)
+
+    @property
+    def buffered_samples(self) -> int:
+        """Audio this stream holds now: at most max_utterance_s plus the pre-roll and a window."""
+        return len(self._windows) * WINDOW + len(self._leftover)
+
     def reset(self) -> None:
         """Forget everything, the model's state included (a new stream)."""
         self._stream = self._new_stream()

@@ -49,7 +49,9 @@ _renderers: dict[str, LipSyncRenderer] = {}
 def _redis_client() -> redis.Redis:
     global _redis
     if _redis is None:
-        _redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        _redis = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, retry_on_error=[redis.ConnectionError]
+        )
     return _redis
 
 
@@ -169,9 +171,12 @@ def render_chunk(
 ) -> None:
     """Render the frames of one audio chunk and send them to the session's channel."""
     client = _redis_client()
-    if should_skip(client, turn_id, self.request.id):
-        log.info("turn %s chunk %s skipped: cancelled or revoked", turn_id, seq)
-        return
+    try:
+        if should_skip(client, turn_id, self.request.id):
+            log.info("turn %s chunk %s skipped: cancelled or revoked", turn_id, seq)
+            return
+    except redis.RedisError as error:
+        return _redis_away(turn_id, seq, error)
     layer = get_channel_layer()
     started = time.perf_counter()
     frames: list[RenderedFrame] = []
@@ -194,15 +199,27 @@ def render_chunk(
             "turn %s chunk %s cancelled after %d of %d frames", turn_id, seq, len(frames), total
         )
         return
+    except redis.RedisError as error:  # the cancel check between batches
+        return _redis_away(turn_id, seq, error)
     except Exception as error:
         log.exception("render of avatar %s chunk %s failed", avatar_id, seq)
         async_to_sync(layer.send)(channel, failed_message(turn_id, seq, type(error).__name__))
         return
-    if turn_cancelled(client, turn_id):
-        return
     render_ms = (time.perf_counter() - started) * 1000
-    for message in frames_messages(turn_id, seq, frames, render_ms):
-        async_to_sync(layer.send)(channel, message)
+    try:
+        if turn_cancelled(client, turn_id):
+            return
+        for message in frames_messages(turn_id, seq, frames, render_ms):
+            async_to_sync(layer.send)(channel, message)
+    except redis.RedisError as error:
+        _redis_away(turn_id, seq, error)
+
+
+def _redis_away(turn_id: str, seq: int, error: redis.RedisError) -> None:
+    """Redis restarting: the chunk is dropped; its session plays it as audio over the idle loop."""
+    log.warning(
+        "turn %s chunk %s dropped: Redis unreachable (%s)", turn_id, seq, type(error).__name__
+    )
 
 
 def revoke_renders(task_ids: list[str]) -> None:

@@ -10,7 +10,9 @@ import numpy as np
 
 from lipsync_worker.contract import RenderedFrame
 
-JPEG_QUALITY = 82
+# The mouth region at 25 fps: 76 looks the same as 82 at the widget's size, and keeps a speaking
+# session (16 kHz PCM audio included) under 1 Mbit/s (docs/performance.md).
+JPEG_QUALITY = 76
 
 
 def encode_jpeg(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:

@@ -60,8 +60,8 @@ def start_daphne(transactional_db: None, output_dir: Path) -> Iterator:
     """Start a real daphne serving the project on a free port; returns (process, port)."""
     started: list[Process] = []
 
-    def start(**env: str) -> tuple[Process, int]:
-        port = free_port()
+    def start(port: int | None = None, **env: str) -> tuple[Process, int]:
+        port = port or free_port()  # the port of a stopped daphne: a restart
         process = daphne(child_env(DEBUG="1", **env), output_dir, port)
         started.append(process)
         try:

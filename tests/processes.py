@@ -14,6 +14,8 @@ from pathlib import Path
 
 from django.db import connection
 
+from avatarsite.env import daphne_size_flags
+
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = "AVATAR_TEST_PROCESS"
 
@@ -147,6 +149,7 @@ def daphne(env: dict[str, str], log_dir: Path, port: int) -> Process:
         "127.0.0.1",
         "-p",
         str(port),
+        *daphne_size_flags(env),
         "avatarsite.asgi:application",
     ]
     return Process(f"daphne-{port}", argv, env, log_dir)

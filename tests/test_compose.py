@@ -36,7 +36,7 @@ def check_entry_point(argv: list[str]) -> None:
     elif program == "celery":
         app_module = argv[argv.index("-A") + 1]
         assert importlib.import_module(app_module).celery_app is not None
-        assert argv[argv.index("-A") + 2] in {"worker", "flower"}
+        assert argv[argv.index("-A") + 2] in {"worker", "flower", "beat"}
         if "-Q" in argv:
             assert set(argv[argv.index("-Q") + 1].split(",")) <= set(QUEUES)
     elif program == "python":
@@ -53,11 +53,12 @@ def test_the_expected_services_are_there() -> None:
         "web",
         "lipsync-worker",
         "speech-worker",
+        "beat",
         "flower",
         "redis",
         "postgres",
     }
-    assert set(APP_SERVICES) == {"web", "lipsync-worker", "speech-worker", "flower"}
+    assert set(APP_SERVICES) == {"web", "lipsync-worker", "speech-worker", "beat", "flower"}
 
 
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))

@@ -99,6 +99,7 @@ class MiniLmEmbedder:
 _CACHE_SIZE = 64
 _cache: OrderedDict[str, Vectors] = OrderedDict()
 _cache_lock = threading.Lock()
+_compute_lock = threading.Lock()  # sessions opening at once embed one FAQ once, not each
 
 
 def content_key(embedder_name: str, texts: Sequence[str]) -> str:
@@ -115,10 +116,14 @@ def cached_embeddings(embedder: Embedder, texts: Sequence[str]) -> Vectors:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    vectors = embedder.embed(texts)
-    vectors.setflags(write=False)
-    with _cache_lock:
-        _cache[key] = vectors
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+    with _compute_lock:
+        with _cache_lock:
+            if key in _cache:  # another session computed it while we waited
+                return _cache[key]
+        vectors = embedder.embed(texts)
+        vectors.setflags(write=False)
+        with _cache_lock:
+            _cache[key] = vectors
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
     return vectors

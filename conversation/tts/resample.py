@@ -6,10 +6,26 @@ Kaiser-windowed filter, same delay compensation), carrying the filter history be
 
 from __future__ import annotations
 
+import functools
 from math import gcd
 
 import numpy as np
 from scipy.signal import firwin
+
+
+@functools.lru_cache(maxsize=8)
+def _polyphase(up: int, down: int) -> np.ndarray:
+    """The filter bank of one rate pair, designed once per process (8,821 taps for 22.05 kHz
+    to 16 kHz: milliseconds of CPU that every sentence would otherwise pay again)."""
+    max_rate = max(up, down)
+    taps = firwin(20 * max_rate + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * up
+    per_phase = -(-taps.size // up)
+    padded = np.zeros(per_phase * up)
+    padded[: taps.size] = taps
+    # phases[p, j] = h[p + j * up], reversed along j so a row dots a forward input window.
+    phases = padded.reshape(per_phase, up).T[:, ::-1].copy()
+    phases.setflags(write=False)
+    return phases
 
 
 class StreamResampler:
@@ -31,12 +47,8 @@ class StreamResampler:
             self._reset()
             return
         self._half_len = 10 * max_rate
-        taps = firwin(2 * self._half_len + 1, 1.0 / max_rate, window=("kaiser", 5.0)) * self._up
-        self._taps_per_phase = -(-taps.size // self._up)
-        padded = np.zeros(self._taps_per_phase * self._up)
-        padded[: taps.size] = taps
-        # _phases[p, j] = h[p + j * up], reversed along j so a row dots a forward input window.
-        self._phases = padded.reshape(self._taps_per_phase, self._up).T[:, ::-1].copy()
+        self._phases = _polyphase(self._up, self._down)
+        self._taps_per_phase = self._phases.shape[1]
         self._reset()
 
     @property

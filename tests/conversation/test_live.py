@@ -11,7 +11,7 @@ import pytest
 from avatars.models import TurnRecord
 from conversation.protocol import MediaKind
 from lipsync_worker.cancel import cancel_key
-from tests.conversation.ws_client import AvatarClient, is_turn_end, media, of_type
+from tests.conversation.ws_client import AvatarClient, db_call, is_turn_end, media, of_type
 from tests.processes import wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -103,6 +103,7 @@ def test_barge_in_stops_every_stage(demo_avatar, start_worker, start_daphne, red
     assert not [c for c in media(after) if c.turn_id == old]  # nothing of the old turn after it
     assert [e.message.state for e in after if e.type == "state"] == ["idle"]
     assert redis_client.exists(cancel_key(str(old)))
+
     def revoked_not_rendered() -> bool:
         log = worker.output()
         return "Discarding revoked task" in log or "skipped: cancelled or revoked" in log
@@ -181,13 +182,16 @@ def test_typed_text_reaches_no_log_and_no_turn_record(
 def test_sessions_are_refused_with_a_clear_close_code(demo_avatar, start_daphne) -> None:
     from avatars import services
     from avatars.models import Avatar
+    from avatarsite import access
 
     Avatar.objects.create(slug="nocons", name="No consent", status=Avatar.Status.READY)
     _, port = start_daphne()
     consent = demo_avatar.consents.get()
 
     async def refused(slug: str) -> tuple[str, int | None]:
-        client = await AvatarClient.connect(port, slug)
+        origin = f"http://127.0.0.1:{port}"
+        token = access.token_issue(avatar_slug=slug, origin=origin)  # the endpoint would refuse
+        client = await AvatarClient.connect(port, slug, origin=origin, token=token)
         error = await client.next_event(10)
         with contextlib.suppress(Exception):
             await client.next_event(10)
@@ -196,10 +200,8 @@ def test_sessions_are_refused_with_a_clear_close_code(demo_avatar, start_daphne)
     async def revoked_mid_session() -> tuple[list, int | None]:
         client = await AvatarClient.connect(port)
         await client.next_event(10)
-        from asgiref.sync import sync_to_async
-
-        await sync_to_async(services.consent_revoke)(
-            consent=consent, revoked_by="test", reason="asked to stop"
+        await db_call(
+            services.consent_revoke, consent=consent, revoked_by="test", reason="asked to stop"
         )
         events = await client.quiet_for(3)
         return events, client.socket.close_code

@@ -12,7 +12,7 @@ from avatars.models import TurnRecord
 from conversation.protocol import MediaKind
 from tests.conversation.ws_client import AvatarClient, is_turn_end, media, of_type
 from tests.processes import wait_until
-from tests.speech_audio import espeak_pcm16
+from tests.speech_audio import espeak_pcm16, with_noise
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -31,11 +31,6 @@ async def stream(client: AvatarClient, audio: np.ndarray, *, pace: float = 1.0) 
 
 def noisy_silence(seconds: float, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(0, 40, int(seconds * 16_000)).astype(np.int16)
-
-
-def with_noise(audio: np.ndarray, seed: int = 1) -> np.ndarray:
-    noise = np.random.default_rng(seed).normal(0, 40, len(audio))
-    return np.clip(audio + noise, -32768, 32767).astype(np.int16)
 
 
 @pytest.mark.parametrize("where", ["web", "speech"])

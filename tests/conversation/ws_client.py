@@ -5,13 +5,42 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import websockets
+from django.db import connections
 
 from conversation.protocol import MediaChunk, MediaKind, server_message_adapter
+
+
+async def db_call(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Run a database function off the event loop; its thread's connection is closed after
+    (one left open would keep PostgreSQL from dropping the test database)."""
+
+    def run() -> Any:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return await asyncio.to_thread(run)
+
+
+def session_token(port: int, slug: str, origin: str | None) -> str:
+    """POST /api/sessions as a page at `origin` would; raises HTTPError when refused."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/sessions",
+        data=urlencode({"avatar": slug}).encode(),
+        headers={"Origin": origin} if origin else {},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201, response.status
+        return str(json.loads(response.read())["token"])
 
 
 @dataclass
@@ -33,10 +62,19 @@ class AvatarClient:
         self.events: list[Event] = []
 
     @classmethod
-    async def connect(cls, port: int, slug: str = "demo", **headers: str) -> AvatarClient:
+    async def connect(
+        cls, port: int, slug: str = "demo", *, origin: str | None = None, token: str | None = None
+    ) -> AvatarClient:
+        """Open a session the way the widget does: a token from POST /api/sessions, then the socket.
+
+        `origin` defaults to the server's own; pass `token` to skip the request (to test refusals).
+        """
+        origin = origin or f"http://127.0.0.1:{port}"
+        if token is None:
+            token = await asyncio.to_thread(session_token, port, slug, origin)
         socket = await websockets.connect(
-            f"ws://127.0.0.1:{port}/ws/avatar/{slug}/",
-            origin=headers.pop("origin", f"http://127.0.0.1:{port}"),  # type: ignore[arg-type]
+            f"ws://127.0.0.1:{port}/ws/avatar/{slug}/?token={quote(token)}",
+            origin=origin,  # type: ignore[arg-type]
             max_size=8 * 1024 * 1024,
         )
         return cls(socket)

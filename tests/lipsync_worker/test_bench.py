@@ -16,5 +16,5 @@ def test_bench_reports_frames_chunk_times_and_crop(cpu_baked: Baked) -> None:
     assert result["frames"] == 75 and result["threads"] == 1
     assert result["frames_per_second"] > 0
     assert 0 < result["chunk_ms_p50"] <= result["chunk_ms_p95"]
-    box = cpu_baked.face_boxes[0]
-    assert result["crop"] == f"{box.w}x{box.h}"
+    x0, y0, x1, y1 = cpu_baked.arrays["mouth_region"]
+    assert result["crop"] == f"{x1 - x0}x{y1 - y0}"  # the mouth region, not the whole face

@@ -1,0 +1,33 @@
+"""Periodic tasks of the `speech` queue, scheduled by Celery beat: consent expiry and retention."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from avatars import services
+
+log = logging.getLogger(__name__)
+
+EXPIRY_TASK = "avatars.tasks.withdraw_expired_consent"
+RETENTION_TASK = "avatars.tasks.purge_turn_records"
+
+
+@shared_task(name=EXPIRY_TASK, ignore_result=True)
+def withdraw_expired_consent() -> list[int]:
+    """Withdraw avatars whose consent has expired: purge clips and artifacts, end sessions."""
+    return services.consent_expiry_sweep()
+
+
+@shared_task(name=RETENTION_TASK, ignore_result=True)
+def purge_turn_records() -> int:
+    """Delete turn records older than TURN_RECORD_RETENTION_DAYS."""
+    deleted = services.turn_records_purge(older_than_days=settings.TURN_RECORD_RETENTION_DAYS)
+    log.info(
+        "retention: %d turn records older than %d days deleted",
+        deleted,
+        settings.TURN_RECORD_RETENTION_DAYS,
+    )
+    return deleted
