@@ -13,13 +13,13 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from channels import DEFAULT_CHANNEL_LAYER
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import channel_layers
 from django.conf import settings
 
 from avatars.models import FAQEntry
 from conversation.assembly import load_session_setup
-from conversation.cancellation import cancel_and_wait
 from conversation.clip_store import DjangoClipStore
 from conversation.llm.base import FaqMatch, LlmRequest
 from conversation.ports import TurnTimeouts
@@ -28,6 +28,8 @@ from conversation.tts.select import build_tts
 from conversation.turn import Turn, TurnContext, run_turn
 
 log = logging.getLogger(__name__)
+
+_DONE = "prerender.done"  # sent to the pre-render's own channel: its listener returns
 
 
 class KnownAnswer:
@@ -66,7 +68,9 @@ async def prerender_answer(*, avatar_slug: str, faq_entry_id: int, lipsync_timeo
     """Render and store the entry's answer for the avatar; True when a clip exists afterwards."""
     setup = await database_sync_to_async(load_session_setup)(avatar_slug)
     entry = await database_sync_to_async(FAQEntry.objects.get)(pk=faq_entry_id)
-    layer = get_channel_layer()
+    # A layer of this call's own: a Celery task runs each call in a new event loop, and a
+    # channel layer's receive state is bound to the loop that first received on it.
+    layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
     channel = await layer.new_channel()
     avatar = setup.avatar
     context = TurnContext(
@@ -82,15 +86,30 @@ async def prerender_answer(*, avatar_slug: str, faq_entry_id: int, lipsync_timeo
                 started=time.monotonic(), idle_start=0)
 
     async def listen() -> None:
-        while True:
-            turn.on_lipsync(await layer.receive(channel))
+        while (message := await layer.receive(channel))["type"] != _DONE:
+            turn.on_lipsync(message)
 
     listener = asyncio.create_task(listen())
     try:
         await run_turn(turn, context)
     finally:
-        await cancel_and_wait(listener)
+        await _stop_listening(layer, channel, listener)
     if turn.fallbacks:
         log.warning("pre-render of FAQ entry %s for %s fell back (%s); not stored",
                     faq_entry_id, avatar_slug, ",".join(turn.fallbacks))
     return turn.cache_hit or not turn.fallbacks
+
+
+async def _stop_listening(layer: Any, channel: str, listener: asyncio.Task[None]) -> None:
+    """End the listener by a message, not by cancelling it: channels-redis can swallow a
+    cancellation that lands while its first receive is still connecting, and the receive then
+    never returns (seen with redis-py 8.1), which would hang the speech worker for good."""
+    try:
+        await layer.send(channel, {"type": _DONE})
+        await asyncio.wait_for(asyncio.shield(listener), 10)
+    except Exception as error:  # Redis away: nothing will arrive; cancelling is all that is left
+        log.warning("pre-render listener stopped by cancellation (%s)", type(error).__name__)
+        listener.cancel()
+    finally:
+        await layer.close_pools()
+
