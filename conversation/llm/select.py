@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from conversation.llm.anthropic_backend import ClaudeBackend
 from conversation.llm.base import FaqMatch, LlmBackend, LlmRequest
 from conversation.llm.faq import WORDS_PER_DELTA, FaqAnswerer, word_groups
 from conversation.llm.openai_compat import OpenAICompatBackend
@@ -79,6 +78,10 @@ def build_llm(
     """
     remote: LlmBackend
     if anthropic_api_key:
+        # Imported here: the anthropic package takes seconds to import, and most deployments
+        # of the embedded defaults never call it.
+        from conversation.llm.anthropic_backend import ClaudeBackend
+
         remote = ClaudeBackend(
             api_key=anthropic_api_key,
             model=anthropic_model,
