@@ -1,6 +1,8 @@
 # The two commands: `make run` (the whole stack) and `make test` (the whole suite).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
+# Test processes in parallel (pytest-xdist): the live tests mostly wait on real-time playback.
+TEST_WORKERS ?= 2
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-nodeps.txt | cksum | cut -d' ' -f1)
 RUN_PACKAGES := espeak-ng ffmpeg ffprobe redis-server
@@ -32,7 +34,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 test: $(STAMP) system-packages-test lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The benchmark (docs/performance.md): starts its own stack, prints the table, writes JSON.
 bench: $(STAMP) system-packages-test

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
@@ -64,12 +65,25 @@ def start_redis_server(port: int, data_dir: str) -> subprocess.Popen[bytes]:
     return process
 
 
+def _own_database(url: str) -> str:
+    """REDIS_URL for this pytest process: parallel workers (pytest-xdist's gw0, gw1, …) each
+    take the next database number, so queues, channels and cancel flags never cross. Celery's
+    broadcasts (ping, revoke, events) are prefixed with the database number by kombu."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{base + int(worker[2:])}"))
+
+
 def _configure() -> None:
     var_dir = tempfile.mkdtemp(prefix="avatar-tests-")
     os.environ["AVATAR_VAR_DIR"] = var_dir
     atexit.register(shutil.rmtree, var_dir, True)
-    url = os.environ.get("REDIS_URL", "")
+    url = _own_database(os.environ.get("REDIS_URL", ""))
     if url and _answers(url):
+        os.environ["REDIS_URL"] = url
         redis.Redis.from_url(url).flushdb()
         return
     process = start_redis_server(free_port(), var_dir)

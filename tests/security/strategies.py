@@ -17,13 +17,13 @@ SECRET = "Sx7-private-words"  # planted in inputs: must never come back in a ser
 json_leaf = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
 )
-json_value = st.recursive(
-    json_leaf,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
+
+
+def json_containers(inner: st.SearchStrategy) -> st.SearchStrategy:
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+
+
+json_value = st.recursive(json_leaf, json_containers, max_leaves=12)
 field_names = st.sampled_from(
     ["text", "protocol_version", "client", "sample_rate", "encoding", "channels", "nonce", "extra"]
 )
