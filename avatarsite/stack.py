@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -118,47 +119,30 @@ def prepare_database(env: dict[str, str]) -> None:
         subprocess.run(manage + step, env=env, check=True)
 
 
+def celery_worker_argv(queue: str, node: str) -> list[str]:
+    """A worker as the product runs one: solo pool (models stay resident), one task at a time."""
+    return [
+        *(sys.executable, "-m", "celery", "-A", "avatarsite", "worker", "-Q", queue),
+        *("--pool=solo", "--prefetch-multiplier=1", "-n", f"{node}@%h", "--loglevel=INFO"),
+    ]
+
+
+def daphne_argv(host: str, port: int, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The web server, with the WebSocket size limits of `environ` (or of this process)."""
+    return [
+        *(sys.executable, "-m", "daphne", "-b", host, "-p", str(port)),
+        *daphne_size_flags(environ),
+        "avatarsite.asgi:application",
+    ]
+
+
 def stack_children(host: str, port: int, flower_port: int) -> list[Child]:
-    python = sys.executable
-    celery = [python, "-m", "celery", "-A", "avatarsite"]
+    celery = [sys.executable, "-m", "celery", "-A", "avatarsite"]
     flower_auth = f"{env_str('FLOWER_USER', 'operator')}:{stored_secret('FLOWER_PASSWORD', 'flower_password')}"
     return [
-        Child(
-            "web",
-            [
-                *(python, "-m", "daphne", "-b", host, "-p", str(port)),
-                *daphne_size_flags(),
-                "avatarsite.asgi:application",
-            ],
-        ),
-        Child(
-            "lipsync",
-            celery
-            + [
-                "worker",
-                "-Q",
-                "lipsync",
-                "--pool=solo",
-                "--prefetch-multiplier=1",
-                "-n",
-                "lipsync@%h",
-                "--loglevel=INFO",
-            ],
-        ),
-        Child(
-            "speech",
-            celery
-            + [
-                "worker",
-                "-Q",
-                "speech",
-                "--pool=solo",
-                "--prefetch-multiplier=1",
-                "-n",
-                "speech@%h",
-                "--loglevel=INFO",
-            ],
-        ),
+        Child("web", daphne_argv(host, port)),
+        Child("lipsync", celery_worker_argv("lipsync", "lipsync")),
+        Child("speech", celery_worker_argv("speech", "speech")),
         # One scheduler per deployment: consent expiry every 30 s, turn-record retention daily.
         Child(
             "beat",

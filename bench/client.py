@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,6 +85,7 @@ class BenchClient:
         self.bytes_in = 0
         self._reader: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
+        self.recent: deque[str] = deque(maxlen=12)  # the last messages, for a timeout's report
 
     @classmethod
     async def connect(cls, base_url: str, slug: str = "demo") -> BenchClient:
@@ -108,6 +110,7 @@ class BenchClient:
                 self._on_media(now, MediaChunk.unpack(data), len(data))
                 continue
             message = json.loads(data)
+            self.recent.append(message["type"] + (f" {message['state']}" if "state" in message else ""))
             trace = self.trace
             if trace is not None and message.get("turn_id") == trace.turn_id:
                 trace.text_bytes += len(data)
@@ -147,9 +150,13 @@ class BenchClient:
         deadline = time.perf_counter() + timeout
         while True:
             left = deadline - time.perf_counter()
-            if left <= 0:
-                raise TimeoutError(f"no {kind} within {timeout} s")
-            _, message = await asyncio.wait_for(self._events.get(), left)
+            try:
+                if left <= 0:
+                    raise TimeoutError
+                _, message = await asyncio.wait_for(self._events.get(), left)
+            except TimeoutError:
+                seen = ", ".join(self.recent)
+                raise TimeoutError(f"no {kind} {fields} within {timeout} s; last: {seen}") from None
             if message["type"] == kind and all(message.get(k) == v for k, v in fields.items()):
                 return message
 

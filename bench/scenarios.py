@@ -116,7 +116,7 @@ async def barge_in(stack: Stack, repeats: int, seed: int = 7) -> dict[str, Any]:
             to_interrupted.append((trace.interrupted_at - sent) * 1000)
             late = [m.at for m in trace.media if m.at >= sent]
             to_last_media.append((max(late) - sent) * 1000 if late else 0.0)
-            await client.wait_for("state", 10, state="idle")
+            await client.wait_for("state", 30, state="idle")
     finally:
         await client.close()
     return {

@@ -23,6 +23,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from avatarsite.stack import celery_worker_argv, daphne_argv
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -182,24 +184,8 @@ def start_stack(*, slug: str = "demo", baseline: bool = True) -> Stack:
             env=env,
             check=True,
         )
-        celery = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "avatarsite",
-            "worker",
-            "--pool=solo",
-            "-l",
-            "INFO",
-        ]
-        _start(
-            stack,
-            "lipsync",
-            [*celery, "-Q", "lipsync", "-n", f"lipsync-{redis_port}@%h", "--prefetch-multiplier=1"],
-            env,
-        )
-        _start(stack, "speech", [*celery, "-Q", "speech", "-n", f"speech-{redis_port}@%h"], env)
+        _start(stack, "lipsync", celery_worker_argv("lipsync", f"lipsync-{redis_port}"), env)
+        _start(stack, "speech", celery_worker_argv("speech", f"speech-{redis_port}"), env)
         subprocess.run(
             [sys.executable, "manage.py", "load_demo", "--bake"],
             cwd=ROOT,
@@ -208,15 +194,14 @@ def start_stack(*, slug: str = "demo", baseline: bool = True) -> Stack:
             capture_output=True,
         )
         port = free_port()
-        daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
-        _start(stack, "web", [*daphne, "-p", str(port), "avatarsite.asgi:application"], env)
+        _start(stack, "web", daphne_argv("127.0.0.1", port, env), env)
         stack.url = f"http://127.0.0.1:{port}"
         if baseline:
             port2 = free_port()
             _start(
                 stack,
                 "web-fulltext",
-                [*daphne, "-p", str(port2), "avatarsite.asgi:application"],
+                daphne_argv("127.0.0.1", port2, env),
                 {**env, "REPLY_STREAMING": "0"},
             )
             stack.baseline_url = f"http://127.0.0.1:{port2}"

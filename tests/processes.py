@@ -6,7 +6,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from avatarsite.env import daphne_size_flags
+from avatarsite.stack import celery_worker_argv, daphne_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKER = "AVATAR_TEST_PROCESS"
@@ -110,23 +109,7 @@ def celery_worker(
     queue: str, env: dict[str, str], log_dir: Path, name: str | None = None
 ) -> Process:
     node = name or f"{queue}-{uuid.uuid4().hex[:6]}"
-    argv = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "avatarsite",
-        "worker",
-        "-Q",
-        queue,
-        "--pool=solo",
-        "--prefetch-multiplier=1",
-        "-n",
-        f"{node}@%h",
-        "--loglevel=INFO",
-        "--without-gossip",
-        "--without-mingle",
-    ]
+    argv = [*celery_worker_argv(queue, node), "--without-gossip", "--without-mingle"]
     return Process(node, argv, env, log_dir)
 
 
@@ -141,18 +124,7 @@ def worker_ready(node_prefix: str) -> Callable[[], bool]:
 
 
 def daphne(env: dict[str, str], log_dir: Path, port: int) -> Process:
-    argv = [
-        sys.executable,
-        "-m",
-        "daphne",
-        "-b",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        *daphne_size_flags(env),
-        "avatarsite.asgi:application",
-    ]
-    return Process(f"daphne-{port}", argv, env, log_dir)
+    return Process(f"daphne-{port}", daphne_argv("127.0.0.1", port, env), env, log_dir)
 
 
 def http_answers(port: int) -> Callable[[], bool]:

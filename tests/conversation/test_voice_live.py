@@ -120,7 +120,7 @@ def test_malformed_audio_gets_errors_and_the_session_goes_on(demo_avatar, start_
         await client.send(np.zeros(16_000, np.int16).tobytes())  # one second in one message
         replies.append((await client.next_event(10)).message)
         await client.send({"type": "audio_start", "sample_rate": 16000, "encoding": "pcm_s16le", "channels": 1})
-        for _ in range(250):  # five seconds of audio at once: faster than any microphone
+        for _ in range(500):  # ten seconds of audio at once: faster than any microphone
             await client.send(noisy_silence(0.02).tobytes())
         flood = await client.quiet_for(1.0)
         await client.send({"type": "text", "text": "When are you open?"})
@@ -130,5 +130,7 @@ def test_malformed_audio_gets_errors_and_the_session_goes_on(demo_avatar, start_
 
     replies, flood, events = asyncio.run(scenario())
     assert [r.code for r in replies] == ["audio_malformed", "not_ready", "invalid_field", "audio_malformed"]
-    assert [e.message.code for e in flood if e.type == "error"][:1] == ["rate_limited"], [e.message for e in flood][:3]
+    # On a loaded machine the refusal may come after the first quiet second: look at both.
+    refused = [e.message.code for e in flood + events if e.type == "error"]
+    assert refused[:1] == ["rate_limited"], [e.message for e in flood + events][:3]
     assert of_type(events, "turn_end")
