@@ -132,21 +132,3 @@ class OriginSeats:
     def in_use(self, client: redis.Redis) -> int:
         """Seats taken now (sync, for the token endpoint)."""
         return int(client.zcount(self.key, time.time() - STALE_AFTER_S, "+inf"))
-
-
-_sync: redis.Redis | None = None
-_async: aioredis.Redis | None = None
-
-
-def sync_redis() -> redis.Redis:
-    global _sync
-    if _sync is None:
-        _sync = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-    return _sync
-
-
-def async_redis() -> aioredis.Redis:
-    global _async
-    if _async is None:
-        _async = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-    return _async

@@ -16,7 +16,7 @@ from django.views.static import serve
 from django_prometheus.exports import ExportToDjangoView
 
 from avatars.selectors import AvatarUnavailable, Unavailable, avatar_get_usable, avatar_list_public
-from avatarsite import access
+from avatarsite import access, redis_clients
 from avatarsite.health import health_report
 
 
@@ -79,7 +79,7 @@ def session_token(request: HttpRequest) -> HttpResponse:
         status = 404 if refusal.reason == Unavailable.UNKNOWN else 409
         return _refuse(status, refusal.reason.value, refusal.message, origin)
     seats = access.OriginSeats(origin)
-    if seats.limit() and seats.in_use(access.sync_redis()) >= seats.limit():
+    if seats.limit() and seats.in_use(redis_clients.sync_client()) >= seats.limit():
         return _refuse(429, "too_many_sessions", "Too many conversations are open.", origin)
     token = access.token_issue(avatar_slug=avatar.slug, origin=origin)
     answer = {

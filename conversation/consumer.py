@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from avatars.models import Avatar
 from avatars.selectors import AvatarUnavailable, Unavailable, avatar_has_valid_consent
 from avatars.services import avatar_group
-from avatarsite import access
+from avatarsite import access, redis_clients
 from conversation import metrics
 from conversation.assembly import (
     SessionSetup,
@@ -109,7 +109,7 @@ class AvatarConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         seats = access.OriginSeats(origin)
-        if not await seats.take(access.async_redis(), self.channel_name):
+        if not await seats.take(redis_clients.async_client(), self.channel_name):
             metrics.SESSIONS_REFUSED.labels(reason="too_many").inc()
             await self._send_error(
                 ErrorCode.RATE_LIMITED,
@@ -143,7 +143,7 @@ class AvatarConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(wait)
             if self.seats is not None:
                 try:
-                    await self.seats.refresh(access.async_redis(), self.channel_name)
+                    await self.seats.refresh(redis_clients.async_client(), self.channel_name)
                     # Join again each beat: a Redis restart, or group_expiry, drops the membership.
                     await self.channel_layer.group_add(
                         avatar_group(self.avatar_id or 0), self.channel_name
@@ -182,7 +182,7 @@ class AvatarConsumer(AsyncWebsocketConsumer):
         if self.seats is not None:
             seats, self.seats = self.seats, None
             try:
-                await seats.release(access.async_redis(), self.channel_name)
+                await seats.release(redis_clients.async_client(), self.channel_name)
             except Exception as error:  # Redis away: the seat ages out
                 log.warning("could not release the session's seat (%s)", type(error).__name__)
         if self.guard_task is not None and self.guard_task is not asyncio.current_task():

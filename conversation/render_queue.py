@@ -7,12 +7,10 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
 
-import redis.asyncio as aioredis
-from django.conf import settings
 from kombu.exceptions import KombuError
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from avatarsite import redis_clients
 from conversation.audio_chunks import LipSyncChunk
 from conversation.ports import AvatarRuntime
 from lipsync_worker.cancel import CANCEL_TTL_S, cancel_key
@@ -22,16 +20,6 @@ log = logging.getLogger(__name__)
 
 # Publishing to the broker is blocking I/O: one thread keeps it off the event loop and in order.
 _publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lipsync-publish")
-_redis: aioredis.Redis | None = None
-
-
-def _client() -> aioredis.Redis:
-    global _redis
-    if _redis is None:
-        _redis = aioredis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, retry_on_error=[RedisConnectionError]
-        )
-    return _redis
 
 
 class CeleryRenderQueue:
@@ -70,7 +58,7 @@ class CeleryRenderQueue:
         Best effort: with Redis away the renders run on, and the session's gate drops their media.
         """
         try:
-            await _client().set(cancel_key(str(turn_id)), b"1", ex=CANCEL_TTL_S)
+            await redis_clients.async_client().set(cancel_key(str(turn_id)), b"1", ex=CANCEL_TTL_S)
             if task_ids:
                 loop = asyncio.get_running_loop()
                 await loop.run_in_executor(_publisher, lambda: revoke_renders(task_ids))

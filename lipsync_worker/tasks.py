@@ -22,6 +22,7 @@ from celery import shared_task, signals
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from avatarsite import redis_clients
 from avatarsite.celery import app
 from lipsync_worker import artifacts, baking, selection
 from lipsync_worker.cancel import mark_revoked, should_skip, turn_cancelled
@@ -42,17 +43,7 @@ log = logging.getLogger(__name__)
 
 RENDER_TASK = "lipsync_worker.tasks.render_chunk"
 _resident = ResidentAvatars(budget_bytes=settings.LIPSYNC_MEMORY_MB * 1024 * 1024)
-_redis: redis.Redis | None = None
 _renderers: dict[str, LipSyncRenderer] = {}
-
-
-def _redis_client() -> redis.Redis:
-    global _redis
-    if _redis is None:
-        _redis = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, retry_on_error=[redis.ConnectionError]
-        )
-    return _redis
 
 
 def _renderer(kind: str) -> LipSyncRenderer:
@@ -170,7 +161,7 @@ def render_chunk(
     left_audio: bytes = b"",
 ) -> None:
     """Render the frames of one audio chunk and send them to the session's channel."""
-    client = _redis_client()
+    client = redis_clients.sync_client()
     try:
         if should_skip(client, turn_id, self.request.id):
             log.info("turn %s chunk %s skipped: cancelled or revoked", turn_id, seq)
@@ -225,7 +216,7 @@ def _redis_away(turn_id: str, seq: int, error: redis.RedisError) -> None:
 def revoke_renders(task_ids: list[str]) -> None:
     """Revoke queued chunk tasks: a Redis mark every worker checks, and Celery's broadcast."""
     if task_ids:
-        mark_revoked(_redis_client(), task_ids)
+        mark_revoked(redis_clients.sync_client(), task_ids)
         app.control.revoke(task_ids)
 
 

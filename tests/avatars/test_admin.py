@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
@@ -13,14 +12,6 @@ from tests.avatars.factories import make_avatar
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MODELS = [Avatar, ConsentRecord, FAQEntry, CannedClip, TurnRecord]
-
-
-@pytest.fixture
-def staff() -> Client:
-    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-123456")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def url(model: type, view: str, *args: object) -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
 from django.urls import reverse
@@ -23,14 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ADD = "admin:avatars_avatar_add"
 STORED_NAME = re.compile(r"^sources/[0-9a-f]{32}\.(jpg|png|webp|mp4|mov|webm)$")
-
-
-@pytest.fixture
-def staff() -> Client:
-    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw-123456")
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def form(upload: SimpleUploadedFile | None, slug: str = "newface") -> dict[str, object]:
