@@ -153,7 +153,8 @@ class BenchClient:
             try:
                 if left <= 0:
                     raise TimeoutError
-                _, message = await asyncio.wait_for(self._events.get(), left)
+                async with asyncio.timeout(left):
+                    _, message = await self._events.get()
             except TimeoutError:
                 seen = ", ".join(self.recent)
                 raise TimeoutError(f"no {kind} {fields} within {timeout} s; last: {seen}") from None

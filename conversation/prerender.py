@@ -106,7 +106,8 @@ async def _stop_listening(layer: Any, channel: str, listener: asyncio.Task[None]
     never returns (seen with redis-py 8.1), which would hang the speech worker for good."""
     try:
         await layer.send(channel, {"type": _DONE})
-        await asyncio.wait_for(asyncio.shield(listener), 10)
+        async with asyncio.timeout(10):
+            await asyncio.shield(listener)
     except Exception as error:  # Redis away: nothing will arrive; cancelling is all that is left
         log.warning("pre-render listener stopped by cancellation (%s)", type(error).__name__)
         listener.cancel()

@@ -20,6 +20,7 @@ from uuid import UUID
 from avatars.clip_keys import canned_clip_key
 from conversation import clips
 from conversation.audio_chunks import LipSyncChunk, TurnAudioChunker
+from conversation.cancellation import wait_event
 from conversation.chunker import SentenceChunker
 from conversation.llm.base import (
     ChatTurn,
@@ -209,7 +210,9 @@ async def _write(
                 wait = ctx.timeouts.llm_first_token_s
             wait = min(wait, max(0.0, deadline - time.monotonic()))
             try:
-                item = await asyncio.wait_for(deltas.get(), timeout=wait)
+                # asyncio.timeout, not wait_for: see cancellation.wait_event.
+                async with asyncio.timeout(wait):
+                    item = await deltas.get()
             except TimeoutError:
                 if (
                     not got_any
@@ -337,16 +340,14 @@ async def _emit(turn: Turn, ctx: TurnContext) -> None:
     pacer = _Pacer(ctx.timeouts.max_lead_s)
     while not ctx.streaming and not turn.assembler.settled(time.monotonic()):
         turn.wakeup.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(turn.wakeup.wait(), 0.05)
+        await wait_event(turn.wakeup, 0.05)
     while not turn.assembler.done:
         released = turn.assembler.release(time.monotonic())
         if not released:
             deadline = turn.assembler.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             turn.wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(turn.wakeup.wait(), timeout)
+            await wait_event(turn.wakeup, timeout)
             continue
         for item in released:
             if item.lipsync_late:

@@ -29,6 +29,16 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "my card number is 4929 1234 5678 9012"
 
 
+def quotes_secret(text: str) -> bool:
+    """The secret, or part of it, in any spelling a page or report could use (raw, form or URL
+    encoded). Single digit groups are not enough: memory addresses in a debug page contain them."""
+    return any(
+        sep.join(words) in text
+        for words in (("card", "number"), ("4929", "1234"), ("5678", "9012"))
+        for sep in (" ", "+", "%20")
+    )
+
+
 def audio_fingerprints(audio: bytes) -> list[str]:
     """Slices of the audio as repr would print them: none may appear in what Flower shows."""
     step = len(audio) // 8
@@ -185,9 +195,9 @@ def test_error_mail_and_log_of_a_500_carry_no_request_body(caplog) -> None:
     report = mail.outbox[0].body + mail.outbox[0].subject
     assert "PrivateBoomError" in report and "failed on a question of" in report
     assert "question" in report  # the POST key is listed, its value is not
-    assert "4929" not in report and "card" not in report
+    assert not quotes_secret(report)
     logged = "\n".join(r.getMessage() + str(r.exc_text or "") for r in caplog.records)
-    assert "boom" in logged and "4929" not in logged
+    assert "boom" in logged and not quotes_secret(logged)
 
 
 @pytest.mark.django_db
@@ -196,4 +206,4 @@ def test_the_debug_500_page_carries_no_request_body_either() -> None:
     response = Client(raise_request_exception=False).post(f"/boom?q={SECRET}", {"question": SECRET})
     assert response.status_code == 500
     page = response.content.decode()
-    assert "PrivateBoomError" in page and "4929" not in page
+    assert "PrivateBoomError" in page and not quotes_secret(page)

@@ -95,13 +95,18 @@ class ToneTts:
 
 @dataclass
 class FakeLipSync:
-    """Answers each chunk through `session.on_lipsync`, as the channel layer would."""
+    """Answers each chunk through `session.on_lipsync`, as the channel layer would.
+
+    With `hold`, chunks wait until the test calls `release()`, which answers them all at once.
+    """
 
     delay: float = 0.01
     fail: bool = False
+    hold: bool = False
     session: Session | None = None
     submitted: list[tuple[UUID, int]] = field(default_factory=list)
     cancelled: list[tuple[UUID, list[str]]] = field(default_factory=list)
+    held: list[tuple[UUID, int, int]] = field(default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def submit(
@@ -109,12 +114,24 @@ class FakeLipSync:
     ) -> str:
         self.submitted.append((turn_id, seq))
         frames = len(chunk.pcm) // SAMPLES_PER_FRAME
-        task = asyncio.create_task(self._answer(turn_id, seq, frames))
-        self._tasks.add(task)
+        if self.hold:
+            self.held.append((turn_id, seq, frames))
+        else:
+            task = asyncio.create_task(self._answer(turn_id, seq, frames))
+            self._tasks.add(task)
         return f"task-{turn_id}-{seq}"
+
+    def release(self) -> None:
+        """Answer every held chunk now, without yielding to the event loop."""
+        held, self.held = self.held, []
+        for turn_id, seq, frames in held:
+            self._reply(turn_id, seq, frames)
 
     async def _answer(self, turn_id: UUID, seq: int, frames: int) -> None:
         await asyncio.sleep(self.delay)
+        self._reply(turn_id, seq, frames)
+
+    def _reply(self, turn_id: UUID, seq: int, frames: int) -> None:
         assert self.session is not None
         if self.fail:
             self.session.on_lipsync(
@@ -269,6 +286,35 @@ async def test_interrupt_sends_interrupted_and_nothing_of_the_turn_after_it() ->
     [record] = recorder.records
     assert record["interrupted"] and record["barge_in_ms"] is not None
     assert [t[0] for t in record["transitions"]] == ["thinking", "speaking", "interrupted"]
+
+
+async def test_a_barge_in_in_the_same_instant_as_frames_arrive_still_stops_the_turn() -> None:
+    """Frames that wake the turn in the very loop turn its cancellation arrives must not swallow
+    the cancellation (Python 3.11's `asyncio.wait_for` does): the barge-in would never finish
+    and the session would answer nothing ever again."""
+    llm = ScriptedLlm([f"Sentence number {i} is here. " for i in range(30)], delay=0.02)
+    lipsync = FakeLipSync(hold=True)
+    session, wire, _, recorder = make_session(llm, lipsync=lipsync, lipsync_s=60.0)
+    runner = asyncio.create_task(session.run())
+    session.offer(Text(type="text", text="tell me"))
+    async with asyncio.timeout(10):
+        while len(lipsync.held) < 2:  # the turn now waits for frames
+            await asyncio.sleep(0.01)
+    lipsync.release()  # wakes the turn's emitter in the same instant as the barge-in cancels it
+    stopping = asyncio.create_task(session.interrupt_for_server())
+    # Not a timeout around the await: cancelling a task that awaits the stuck turn cannot end it.
+    done, _ = await asyncio.wait({stopping}, timeout=10)
+    assert done, "the barge-in never finished: the turn swallowed its cancellation"
+    assert wire.kinds()[-2:] == ["state:interrupted", "interrupted"]
+    assert recorder.records[0]["interrupted"]
+
+    lipsync.hold = False
+    session.offer(Text(type="text", text="again"))  # and the session still answers
+    async with asyncio.timeout(10):
+        while "turn_end" not in wire.kinds():
+            await asyncio.sleep(0.01)
+    runner.cancel()
+    await session.close()
 
 
 async def test_a_new_question_while_speaking_interrupts_then_answers() -> None:
