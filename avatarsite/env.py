@@ -145,7 +145,10 @@ VARIABLES: dict[str, Variable] = {
             "LLM_FIRST_TOKEN_TIMEOUT_S", "2.5", "Wait for the first token before 'one moment'."
         ),
         Variable(
-            "LIPSYNC_TIMEOUT_S", "1.5", "Frames later than this go out as audio over the idle loop."
+            "LIPSYNC_TIMEOUT_S",
+            "1.5",
+            "A chunk waits this long for its lip-sync frames (longer while the customer still "
+            "hears earlier audio), then goes out as audio over the idle loop.",
         ),
         Variable("TTS_TIMEOUT_S", "10", "Longest synthesis of one sentence before subtitles only."),
         Variable("ESPEAK_PROGRAM", "espeak-ng", "The espeak-ng program to run."),

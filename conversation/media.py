@@ -1,9 +1,11 @@
 """Joins each audio chunk of a turn with its lip-sync frames and releases chunks in `seq` order.
 
 Frames come back from the lipsync workers over the channel layer, possibly out of order
-(several workers) and possibly split in parts; a chunk whose frames are late past its deadline,
-or whose render failed, goes out as audio alone over the idle loop. Pure: no I/O, no clock of
-its own (callers pass `now`), so it is tested without a server.
+(several workers) and possibly split in parts; a chunk whose frames are late, or whose render
+failed, goes out as audio alone over the idle loop. Late means both past its deadline (the
+lip-sync timeout after it was queued) and past the moment the client needs it: while the client
+still has audio of earlier chunks to play, waiting for frames costs nothing. Pure: no I/O, no
+clock of its own (callers pass `now`), so it is tested without a server.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from conversation.protocol import ChunkFrame, MediaChunk
-from lipsync_worker.contract import Box
+from lipsync_worker.contract import SAMPLE_RATE, Box
 
 
 @dataclass
@@ -87,16 +89,22 @@ class MediaAssembler:
         pending.failed = True
         return True
 
-    def release(self, now: float) -> list[Released]:
-        """Chunks that may go to the client now, in order; stops at the first still waiting."""
+    def release(self, now: float, *, needed_at: float | None = None) -> list[Released]:
+        """Chunks that may go to the client now, in order; stops at the first still waiting.
+
+        `needed_at`: when the client runs out of audio unless the next chunk has gone (None
+        before the first chunk plays). Each chunk released pushes it back by its own audio.
+        """
         out: list[Released] = []
         while (pending := self._pending.get(self._next_seq)) is not None:
             if pending.complete:
                 late = False
-            elif pending.failed or now >= pending.deadline:
+            elif pending.failed or now >= _late_at(pending, needed_at):
                 late = True
             else:
                 break
+            if needed_at is not None:
+                needed_at += len(pending.audio) / 2 / SAMPLE_RATE
             del self._pending[self._next_seq]
             self._next_seq += 1
             frames = () if late else pending.frames()
@@ -116,9 +124,10 @@ class MediaAssembler:
             p.complete or p.failed or now >= p.deadline for p in self._pending.values()
         )
 
-    def next_deadline(self) -> float | None:
+    def next_deadline(self, *, needed_at: float | None = None) -> float | None:
+        """When the next chunk goes out without its frames, if they have not come by then."""
         pending = self._pending.get(self._next_seq)
-        return None if pending is None else pending.deadline
+        return None if pending is None else _late_at(pending, needed_at)
 
     def outstanding_task_ids(self) -> list[str]:
         return [p.task_id for p in self._pending.values() if p.task_id and not p.complete]
@@ -130,3 +139,7 @@ class MediaAssembler:
     @property
     def released_count(self) -> int:
         return self._next_seq
+
+
+def _late_at(pending: PendingChunk, needed_at: float | None) -> float:
+    return pending.deadline if needed_at is None else max(pending.deadline, needed_at)

@@ -48,6 +48,9 @@ ONE_MOMENT = {
     "ja": "少々お待ちください。",
 }
 _END = object()
+# A chunk still waiting for frames goes out this long before the client would run out of audio:
+# room for the network and the client's scheduling.
+NEED_MARGIN_S = 0.25
 
 
 class TurnOutput(Protocol):
@@ -342,9 +345,10 @@ async def _emit(turn: Turn, ctx: TurnContext) -> None:
         turn.wakeup.clear()
         await wait_event(turn.wakeup, 0.05)
     while not turn.assembler.done:
-        released = turn.assembler.release(time.monotonic())
+        needed_at = pacer.needed_at()
+        released = turn.assembler.release(time.monotonic(), needed_at=needed_at)
         if not released:
-            deadline = turn.assembler.next_deadline()
+            deadline = turn.assembler.next_deadline(needed_at=needed_at)
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             turn.wakeup.clear()
             await wait_event(turn.wakeup, timeout)
@@ -413,6 +417,12 @@ class _Pacer:
         if self.start is None:
             self.start = time.monotonic()
         self.audio_s += seconds
+
+    def needed_at(self) -> float | None:
+        """When the client would run out of audio unless more is sent (None: nothing sent)."""
+        if self.start is None:
+            return None
+        return self.start + self.audio_s - NEED_MARGIN_S
 
 
 def idle_index_now(session_started: float, idle_frames: int) -> int:

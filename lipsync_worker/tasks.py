@@ -220,11 +220,27 @@ def revoke_renders(task_ids: list[str]) -> None:
         app.control.revoke(task_ids)
 
 
+def render_priority(seq: int) -> int:
+    """The broker priority of a turn's `seq`-th chunk, 0 (taken first) to 9.
+
+    Chunk `seq` plays about `seq` seconds into its answer, while the answer's text is spoken
+    and queued far faster than that: taken in arrival order, a burst of new answers would wait
+    behind the later chunks of the ones before. Taken by priority, every answer's first chunk
+    goes first, and later chunks, which have time, fill the gaps.
+    """
+    return min(seq, 9)
+
+
 def enqueue_render(**kwargs: Any) -> str:
     """Queue a chunk render; Flower and logs see ids and sizes, never the audio."""
     shown = {k: v for k, v in kwargs.items() if k not in ("audio", "left_audio")}
     shown["audio"] = f"<{len(kwargs['audio'])} bytes>"
-    result = render_chunk.apply_async(kwargs=kwargs, argsrepr="()", kwargsrepr=repr(shown))
+    result = render_chunk.apply_async(
+        kwargs=kwargs,
+        priority=render_priority(kwargs["seq"]),
+        argsrepr="()",
+        kwargsrepr=repr(shown),
+    )
     return str(result.id)
 
 

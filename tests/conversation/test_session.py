@@ -267,12 +267,14 @@ async def test_a_turn_streams_subtitle_then_media_in_order_then_ends() -> None:
 
 async def test_interrupt_sends_interrupted_and_nothing_of_the_turn_after_it() -> None:
     llm = ScriptedLlm([f"Sentence number {i} is here. " for i in range(30)], delay=0.02)
-    lipsync = FakeLipSync(delay=0.05)
+    # Renders take 0.2 s while sentences keep coming every 0.02 s: whenever the interrupt
+    # lands, the chunks queued in the last 0.2 s are still rendering.
+    lipsync = FakeLipSync(delay=0.2)
     session, wire, _, recorder = make_session(llm, lipsync=lipsync)
     await drive(
         session,
         wire,
-        [(0, Text(type="text", text="tell me")), (0.4, Interrupt(type="interrupt"))],
+        [(0, Text(type="text", text="tell me")), (0.5, Interrupt(type="interrupt"))],
         until="state",
         count=4,
     )

@@ -122,3 +122,33 @@ def test_cancel_stops_a_chunk_midway_and_a_revoked_task_never_renders(
     done, total = (int(n) for n in cut[0].rsplit("after ", 1)[1].split(" frames")[0].split(" of "))
     assert 0 < done < total == seconds * 25
     assert f"rendering turn {turn_b}" not in log  # revoked while queued: it never rendered
+
+
+def test_a_busy_worker_takes_a_new_answers_first_chunk_before_later_chunks(
+    start_worker, redis_client
+) -> None:
+    """Chunks are taken by how far into their answer they play, not in arrival order."""
+    worker = start_worker("lipsync")
+    avatar = bake_demo()
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    speech = espeak_pcm16("Our store is open from nine to six, Monday to Saturday.")
+    long_chunk = np.tile(speech, math.ceil(180 * 16_000 / len(speech)))[: 180 * 16_000]
+    busy, playing, new = (str(uuid.uuid4()) for _ in range(3))
+
+    render(channel, avatar, busy, 0, long_chunk)
+    deadline = time.monotonic() + 60
+    while f"rendering turn {busy} chunk 0" not in worker.output():
+        assert time.monotonic() < deadline, worker.output()[-3000:]
+        time.sleep(0.02)
+    for seq in (3, 4, 5):  # later chunks of an answer already playing...
+        render(channel, avatar, playing, seq, speech[:8_000])
+    render(channel, avatar, new, 0, speech[:8_000])  # ...then the first chunk of a new one
+    cancel_turn(redis_client, busy)
+
+    order = []
+    for _ in range(4):
+        message = receive(channel, 60)
+        assert message is not None and message["type"] == "lipsync.frames"
+        order.append((message["turn_id"], message["seq"]))
+    assert order == [(new, 0), (playing, 3), (playing, 4), (playing, 5)]
