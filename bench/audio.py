@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 RATE = 16_000
+AUDIBLE = 300  # of 32768: about 40 dB under full scale, well above the added room noise
 
 
 def espeak_pcm16(
@@ -42,9 +43,13 @@ def with_noise(audio: np.ndarray, seed: int = 1) -> np.ndarray:
 def espeak_recording(
     text: str, *, silence_before: float, silence_after: float, voice: str = "en-us"
 ) -> tuple[np.ndarray, float]:
-    """(int16 samples with noise, seconds of speech) for a spoken question."""
+    """(int16 samples with noise, seconds from the start of the audio to the end of speech).
+
+    The end of speech is the last audible sample: espeak-ng's file goes on with about 0.3 s of
+    silence of its own, which belongs to the listener's wait, not to the question.
+    """
     audio = espeak_pcm16(
         text, voice=voice, silence_before=silence_before, silence_after=silence_after
     )
-    speech_s = (len(audio) - int(silence_before * RATE) - int(silence_after * RATE)) / RATE
-    return with_noise(audio), speech_s
+    audible = np.flatnonzero(np.abs(audio) > AUDIBLE)
+    return with_noise(audio), (audible[-1] + 1) / RATE

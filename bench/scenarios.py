@@ -80,13 +80,13 @@ async def spoken(stack: Stack, repeats: int) -> dict[str, Any]:
     from bench.audio import espeak_recording
 
     before, after = 0.6, 1.2
-    pcm, speech_s = espeak_recording(SPOKEN, silence_before=before, silence_after=after)
+    pcm, speech_end_s = espeak_recording(SPOKEN, silence_before=before, silence_after=after)
     client = await BenchClient.connect(stack.url)
     traces: list[TurnTrace] = []
     heard: list[bool] = []
     try:
         for _ in range(repeats):
-            trace, _ = await client.speak(pcm.tobytes(), before + speech_s)
+            trace, _ = await client.speak(pcm.tobytes(), speech_end_s)
             traces.append(trace)
             heard.append(
                 bool(trace.subtitles)
