@@ -17,7 +17,7 @@ from conversation.llm.faq import FaqAnswerer
 from conversation.llm.select import DEFAULT_CLAUDE_MODEL, build_llm
 from conversation.ports import AvatarRuntime, TurnTimeouts
 from conversation.protocol import AvatarInfo, IdleClip, Ready
-from conversation.recognizer import LocalRecognizer, QueueRecognizer
+from conversation.recognizer import QueueRecognizer
 from conversation.render_queue import CeleryRenderQueue
 from conversation.tts.select import build_tts
 from conversation.turn import TurnContext
@@ -110,7 +110,7 @@ def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnCo
         recognizer=(
             QueueRecognizer(channel)
             if settings.ASR_LOCATION == "speech"
-            else LocalRecognizer(speech.recognizer()[0])
+            else speech.local_recognizer()
         ),
         hints=speech.hints_from(
             [q for item in setup.faq for q in (item.question, *item.paraphrases)]

@@ -1,14 +1,21 @@
-"""Where an utterance is recognised: in this process (a thread) or on the `speech` queue.
+"""Where an utterance is recognised: in this process (a thread), in a child process of it, or
+on the `speech` queue.
 
-Both give the session one awaitable `recognize`; the queue variant gets its answer back over the
+All give the session one awaitable `recognize`; the queue variant gets its answer back over the
 channel layer, like lip-sync frames, and the session's consumer hands it in with `on_result`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
+import threading
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 import numpy as np
@@ -34,6 +41,80 @@ class LocalRecognizer:
         return await asyncio.to_thread(
             self.backend.transcribe, audio, language=language, hints=tuple(hints)
         )
+
+
+class ProcessRecognizer:
+    """The ASR model resident in one child process of this one.
+
+    For a backend that holds the GIL through a whole decode (pocketsphinx decodes an utterance
+    in one C call per pass): in a thread it would stall this process's event loop, and every
+    session on it, for hundreds of milliseconds per utterance. `build` runs in the child and
+    must be importable by name (a module-level function).
+    """
+
+    def __init__(self, build: Callable[[], AsrBackend]) -> None:
+        self.build = build
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1,
+                    # Not fork: this process runs threads and an event loop.
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_child_start,
+                    initargs=(self.build, os.getpid()),
+                )
+            return self._pool
+
+    def warm(self) -> None:
+        """Start the child and load its model now, before the first customer speaks."""
+        silence = np.zeros(3200, dtype=np.int16)
+        self._executor().submit(_child_transcribe, silence, None, ()).result()
+
+    async def recognize(
+        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str]
+    ) -> Transcript:
+        pool = self._executor()
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                pool, _child_transcribe, audio, language, tuple(hints)
+            )
+        except BrokenProcessPool:
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None  # the next utterance starts a new child
+            raise AsrError(AsrErrorKind.FAILED, "the recognition process died") from None
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+_child_backend: AsrBackend | None = None
+
+
+def _child_start(build: Callable[[], AsrBackend], parent: int) -> None:
+    global _child_backend
+    _child_backend = build()
+    # Orphaned (the web process was killed), the child would wait for work forever.
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _child_transcribe(audio: np.ndarray, language: str | None, hints: tuple[str, ...]) -> Transcript:
+    assert _child_backend is not None
+    return _child_backend.transcribe(audio, language=language, hints=hints)
 
 
 class QueueRecognizer:

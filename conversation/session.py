@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from conversation.asr.base import AsrError
+from conversation.asr.base import Transcript as AsrTranscript
 from conversation.cancellation import cancel_and_wait
 from conversation.llm.base import ChatTurn
 from conversation.protocol import (
@@ -41,7 +42,7 @@ from conversation.protocol import (
 from conversation.records import TurnRecorder
 from conversation.turn import Turn, TurnContext, idle_index_now, run_turn
 from conversation.turn_state import TurnState, TurnStateMachine
-from conversation.vad import SpeechEnded, SpeechStarted, VoiceActivity
+from conversation.vad import SpeechEnded, SpeechPaused, SpeechStarted, VoiceActivity
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,16 @@ class TurnRate:
 
 
 @dataclass
+class EarlyRecognition:
+    """The utterance recognised while the user pauses, before the end is confirmed; it is the
+    final transcript if the utterance ends at `at_ms` (no speech resumed)."""
+
+    at_ms: float
+    task: asyncio.Task[AsrTranscript]
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass
 class Transport:
     """How the session reaches its client (the consumer's send and close methods)."""
 
@@ -162,6 +173,7 @@ class Session:
         self._voice: VoiceActivity | None = None
         self._audio_clock = AudioClock(started=self.started)
         self._partial: asyncio.Task[None] | None = None
+        self._early: EarlyRecognition | None = None
         self._partial_at = int(PARTIAL_EVERY_S * 16_000)
 
     # --- input ---------------------------------------------------------------------------
@@ -278,6 +290,8 @@ class Session:
             return
         if self._partial is not None and not self._partial.done():
             return  # one recognition at a time: a slow ASR sends fewer partials, never a backlog
+        if self._early is not None and not self._early.task.done():
+            return  # the likely final transcript is being recognised: it goes first
         audio = voice.utterance_so_far()
         if audio is None or len(audio) < self._partial_at:
             return
@@ -318,9 +332,25 @@ class Session:
             # The user talks: whatever the avatar was doing stops (barge-in), and we listen.
             await self._interrupt(InterruptReason.SPEECH, received)
             await self._open_turn("", received, TurnState.LISTENING, "voice")
+        elif isinstance(event, SpeechPaused):
+            recognizer = self.context.recognizer
+            if self._turn is None or self.machine.state is not TurnState.LISTENING:
+                return
+            if recognizer is None:
+                return
+            self._drop_early()  # speech resumed since the last pause: that audio was not all
+            task = asyncio.create_task(
+                recognizer.recognize(
+                    event.audio, language=self._asr_language(), hints=self.context.hints
+                )
+            )
+            # Dropped unawaited when speech resumes: its failure is not an error of the session.
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._early = EarlyRecognition(at_ms=event.at_ms, task=task)
         elif isinstance(event, SpeechEnded):
             turn = self._turn
             if turn is None or self.machine.state is not TurnState.LISTENING:
+                self._drop_early()
                 return
             # TTFW counts from the end of the user's speech, not from when the VAD was sure.
             turn.started = received - event.decision_ms / 1000
@@ -328,23 +358,45 @@ class Session:
             if self._partial is not None:
                 self._partial.cancel()  # the final transcript supersedes it
             self._partial_at = int(PARTIAL_EVERY_S * 16_000)
+            early, self._early = self._early, None
+            if early is not None and early.at_ms != event.at_ms:
+                early.task.cancel()  # it heard less than the whole utterance
+                early = None
             await self._move(TurnState.THINKING)
-            self._launch(turn, audio=event.audio)
+            self._launch(turn, audio=event.audio, early=early)
 
-    async def _recognize(self, turn: Turn, audio: np.ndarray) -> bool:
-        """Speech -> the turn's text, sent to the client as a final transcript; False if empty."""
+    def _drop_early(self) -> None:
+        if self._early is not None:
+            self._early.task.cancel()
+            self._early = None
+
+    async def _recognize(
+        self, turn: Turn, audio: np.ndarray, early: EarlyRecognition | None
+    ) -> bool:
+        """Speech -> the turn's text, sent to the client as a final transcript; False if empty.
+
+        `early`: the same audio, already being recognised since the user paused. The turn
+        records how long recognition took (`asr_ms`) and how long the customer waited for it
+        after the end of the turn (`asr_wait_ms`: 0 when it finished during the hang-over).
+        """
         recognizer = self.context.recognizer
         assert recognizer is not None
         avatar = self.context.avatar
-        started = time.monotonic()
+        ended = time.monotonic()
+        started = early.started if early is not None else ended
         try:
-            result = await recognizer.recognize(
-                audio, language=self._asr_language(), hints=self.context.hints
-            )
+            if early is not None:
+                result = await early.task
+            else:
+                result = await recognizer.recognize(
+                    audio, language=self._asr_language(), hints=self.context.hints
+                )
         except AsrError as error:
             log.warning("turn %s: speech recognition failed (%s)", turn.turn_id, error.kind)
             return False
-        turn.stage_ms["asr_ms"] = round((time.monotonic() - started) * 1000, 2)
+        now = time.monotonic()
+        turn.stage_ms["asr_ms"] = round((now - started) * 1000, 2)
+        turn.stage_ms["asr_wait_ms"] = round((now - ended) * 1000, 2)
         if not result.text.strip():
             return False
         turn.text = result.text.strip()
@@ -371,14 +423,24 @@ class Session:
             await self._move_locked(state, turn_id=turn.turn_id)
         return turn
 
-    def _launch(self, turn: Turn, audio: np.ndarray | None = None) -> None:
+    def _launch(
+        self,
+        turn: Turn,
+        audio: np.ndarray | None = None,
+        early: EarlyRecognition | None = None,
+    ) -> None:
         self._turn_task = asyncio.create_task(
-            self._run_turn(turn, audio), name=f"turn-{turn.turn_id}"
+            self._run_turn(turn, audio, early), name=f"turn-{turn.turn_id}"
         )
 
-    async def _run_turn(self, turn: Turn, audio: np.ndarray | None = None) -> None:
+    async def _run_turn(
+        self,
+        turn: Turn,
+        audio: np.ndarray | None = None,
+        early: EarlyRecognition | None = None,
+    ) -> None:
         try:
-            if audio is not None and not await self._recognize(turn, audio):
+            if audio is not None and not await self._recognize(turn, audio, early):
                 async with self._lock:
                     if self._turn is turn and not turn.cancelled:
                         await self._move_locked(TurnState.IDLE)  # nothing was said after all
@@ -505,6 +567,7 @@ class Session:
         """Stop everything the session owns, without telling the (gone) client."""
         if self._partial is not None:
             self._partial.cancel()
+        self._drop_early()
         turn, task = self._turn, self._turn_task
         if turn is not None:
             turn.cancelled = True

@@ -96,7 +96,17 @@ class SpeechEnded:
         return len(self.audio) * 1000 / SAMPLE_RATE
 
 
-VadEvent = SpeechStarted | SpeechEnded
+@dataclass(frozen=True)
+class SpeechPaused:
+    """The speech has stopped for `pause_ms`, not yet for `end_silence_ms`: `audio` is what the
+    SpeechEnded with the same `at_ms` will carry if no speech resumes. Recognising it now saves
+    the rest of the hang-over; if speech resumes, a later event has another `at_ms`."""
+
+    at_ms: float
+    audio: np.ndarray = field(compare=False, repr=False)
+
+
+VadEvent = SpeechStarted | SpeechPaused | SpeechEnded
 
 
 class VoiceActivity:
@@ -112,6 +122,7 @@ class VoiceActivity:
         end_silence_ms: float = 300,
         pad_ms: float = 150,
         max_utterance_s: float = 30,
+        pause_ms: float | None = None,
     ) -> None:
         if not 0 <= neg_threshold <= threshold <= 1:
             raise ValueError("need 0 <= neg_threshold <= threshold <= 1")
@@ -124,6 +135,12 @@ class VoiceActivity:
         self._end_silence = max(1, math.ceil(end_silence_ms / WINDOW_MS))
         self._max_utterance = math.floor(max_utterance_s * 1000 / WINDOW_MS)
         self._pad = round(pad_ms * SAMPLE_RATE / 1000)  # in samples
+        # A pause is announced once the end pad has been heard (its audio is then final), and
+        # only if that comes before the end itself. 0: no pause events.
+        self._pause = 0
+        if pause_ms is not None:
+            pause = max(math.ceil(pause_ms / WINDOW_MS), math.ceil(self._pad / WINDOW))
+            self._pause = pause if pause < self._end_silence else 0
         self._preroll = math.ceil(self._pad / WINDOW) + 1  # windows kept while idle
         self.reset()
 
@@ -205,19 +222,31 @@ class VoiceActivity:
                 decision = (self._now - self._start) * WINDOW_MS
                 events.append(SpeechStarted(at_ms=self._start * WINDOW_MS, decision_ms=decision))
             return
+        if self._silent and self._silent == self._pause:
+            events.append(
+                SpeechPaused(
+                    at_ms=self._speech_end * WINDOW_MS, audio=self._utterance(self._speech_end)
+                )
+            )
         if self._silent >= self._end_silence:
             events.append(self._end(self._speech_end, decision_windows=self._silent))
         elif self._now - self._start >= self._max_utterance:
             events.append(self._end(self._now, decision_windows=0))
 
-    def _end(self, end: int, *, decision_windows: int) -> SpeechEnded:
+    def _utterance(self, end: int) -> np.ndarray:
+        """The utterance up to window `end`, with the pad before and after it."""
         assert self._start is not None
         audio = np.concatenate(self._windows)
         base = self._first_window * WINDOW
         lo = max(self._start * WINDOW - self._pad - base, 0)
         hi = min(end * WINDOW + self._pad - base, len(audio))
+        return audio[lo:hi]
+
+    def _end(self, end: int, *, decision_windows: int) -> SpeechEnded:
         event = SpeechEnded(
-            at_ms=end * WINDOW_MS, audio=audio[lo:hi], decision_ms=decision_windows * WINDOW_MS
+            at_ms=end * WINDOW_MS,
+            audio=self._utterance(end),
+            decision_ms=decision_windows * WINDOW_MS,
         )
         self._start, self._confirmed, self._silent = None, False, 0
         self._trim_idle()

@@ -13,9 +13,14 @@ def _load() -> None:
 
     from conversation import speech
     from conversation.llm.embedding import EmbedderUnavailable, MiniLmEmbedder
+    from conversation.recognizer import ProcessRecognizer
 
     if settings.ASR_LOCATION == "web":
         _, reason = speech.recognizer()
+        recognizer = speech.local_recognizer()
+        if isinstance(recognizer, ProcessRecognizer):
+            recognizer.warm()
+            reason += ", decoding in a child process"
         log.info("speech recognition in this process: %s", reason)
     else:
         log.info("speech recognition on the speech queue")

@@ -32,6 +32,9 @@ class AsrError(Exception):
         super().__init__(message)
         self.kind = kind
 
+    def __reduce__(self) -> tuple[type[AsrError], tuple[AsrErrorKind, str]]:
+        return (AsrError, (self.kind, str(self)))  # raised in a recognition process, re-raised here
+
 
 class AsrBackend(Protocol):
     """Transcribes one utterance of int16 mono PCM at INPUT_RATE.

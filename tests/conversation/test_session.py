@@ -466,3 +466,77 @@ async def test_the_reply_follows_the_recognised_language_when_the_avatar_speaks_
     script += [(0.02, AudioFrame(speech[i : i + 320])) for i in range(0, len(speech), 320)]
     await drive(session, wire, script, timeout=20)
     assert llm.languages == ["de"]
+
+
+class PausingRecognizer:
+    """Answers `texts` in call order after `delay`; notes whether the turn was already thinking
+    (its end confirmed) when each call came, and which calls were cancelled."""
+
+    def __init__(self, wire: Wire, texts: list[str], delay: float = 0.1) -> None:
+        self.wire, self.texts, self.delay = wire, texts, delay
+        self.calls: list[bool] = []
+        self.cancelled: list[int] = []
+
+    async def recognize(self, audio: Any, *, language: str | None, hints: Any) -> Any:
+        from conversation.asr.base import Transcript
+
+        call = len(self.calls)
+        self.calls.append("state:thinking" in self.wire.kinds())
+        try:
+            await asyncio.sleep(self.delay)
+        except asyncio.CancelledError:
+            self.cancelled.append(call)
+            raise
+        return Transcript(text=self.texts[call], final=True, language="en", confidence=None)
+
+
+def scripted_voice(script: list[float]) -> list[tuple[float, Any]]:
+    """Audio frames (20 ms, real-time pace) for a VAD whose speech probability per 32 ms
+    window is `script`."""
+    from conversation.protocol import AudioStart
+    from conversation.session import AudioFrame
+    from conversation.vad import WINDOW
+
+    samples = np.zeros(len(script) * WINDOW, dtype=np.int16)
+    start = AudioStart(type="audio_start", sample_rate=16000, encoding="pcm_s16le", channels=1)
+    frames = [(0.02, AudioFrame(samples[i : i + 320])) for i in range(0, len(samples), 320)]
+    return [(0.0, start), *frames]
+
+
+def scripted_vad(script: list[float]) -> Any:
+    from conversation.vad import VoiceActivity
+
+    def probability() -> Any:
+        windows = iter(script)
+        return lambda window: next(windows, 0.0)
+
+    return lambda: VoiceActivity(probability, pause_ms=150)
+
+
+async def test_the_utterance_is_recognised_while_the_user_pauses_and_used_at_its_end() -> None:
+    script = [0.9] * 15 + [0.0] * 20
+    session, wire, _, recorder = make_session(ScriptedLlm(["We open at nine."]))
+    recognizer = PausingRecognizer(wire, ["when do you open"])
+    session.context.recognizer = recognizer
+    session.context.voice_input = scripted_vad(script)
+    await drive(session, wire, scripted_voice(script), timeout=20)
+    assert recognizer.calls == [False]  # once, before the end of the turn was confirmed
+    finals = [i["text"] for i in wire.items if isinstance(i, dict) and i.get("final")]
+    assert finals == ["when do you open"]
+    assert "asr_ms" in recorder.records[0]["turn"].stage_ms
+
+
+async def test_speech_resuming_after_a_pause_drops_the_early_recognition(monkeypatch) -> None:
+    monkeypatch.setattr("conversation.session.PARTIAL_EVERY_S", 100.0)  # no partials: calls
+    script = [0.9] * 15 + [0.0] * 7 + [0.9] * 10 + [0.0] * 20
+    session, wire, _, recorder = make_session(ScriptedLlm(["We open at nine."]))
+    # Slow enough that the first recognition is still running when speech resumes.
+    recognizer = PausingRecognizer(wire, ["when do", "when do you open on sunday"], delay=3.0)
+    session.context.recognizer = recognizer
+    session.context.voice_input = scripted_vad(script)
+    await drive(session, wire, scripted_voice(script), timeout=20)
+    assert recognizer.calls == [False, False] and recognizer.cancelled == [0]
+    finals = [i["text"] for i in wire.items if isinstance(i, dict) and i.get("final")]
+    assert finals == ["when do you open on sunday"]
+    [record] = recorder.records
+    assert not record["interrupted"]

@@ -12,6 +12,7 @@ from conversation.vad import (
     WINDOW_MS,
     SileroProbability,
     SpeechEnded,
+    SpeechPaused,
     SpeechStarted,
     VadEvent,
     VoiceActivity,
@@ -113,6 +114,39 @@ def test_reset_forgets_a_started_utterance_and_the_model_state() -> None:
     events = feed(vad, ramp(30), 512)
     assert [type(e) for e in events] == [SpeechStarted, SpeechEnded]
     assert events[0].at_ms == 0
+
+
+def test_a_pause_announces_the_utterance_that_ends_there_if_no_speech_resumes() -> None:
+    script = [0.1] * 5 + [0.9] * 12 + [0.1] * 20
+    pcm = ramp(len(script))
+    events = feed(VoiceActivity(scripted(script), pause_ms=150), pcm, 320)
+    assert [type(e) for e in events] == [SpeechStarted, SpeechPaused, SpeechEnded]
+    paused, ended = events[1], events[2]
+    assert isinstance(paused, SpeechPaused) and isinstance(ended, SpeechEnded)
+    assert paused.at_ms == ended.at_ms == 17 * WINDOW_MS
+    np.testing.assert_array_equal(paused.audio, ended.audio)  # the pad after it is heard
+    # Announced after 5 silent windows (160 ms, the end pad), the end after 10 (320 ms).
+    assert feed(VoiceActivity(scripted(script), pause_ms=150), pcm[: 22 * WINDOW], 320)[-1] == (
+        paused
+    )
+
+
+def test_speech_resuming_after_a_pause_gives_a_new_pause_for_the_longer_utterance() -> None:
+    script = [0.9] * 10 + [0.1] * 6 + [0.9] * 8 + [0.1] * 20
+    events = feed(VoiceActivity(scripted(script), pause_ms=150), ramp(len(script)), 512)
+    assert [type(e) for e in events] == [SpeechStarted, SpeechPaused, SpeechPaused, SpeechEnded]
+    first, second, ended = events[1:]
+    assert first.at_ms == 10 * WINDOW_MS  # the pause that speech broke
+    assert second.at_ms == ended.at_ms == 24 * WINDOW_MS
+    assert len(first.audio) < len(second.audio) == len(ended.audio)  # type: ignore[union-attr]
+
+
+def test_no_pause_events_unless_asked_or_when_the_end_comes_first() -> None:
+    script = [0.9] * 10 + [0.1] * 20
+    pcm = ramp(len(script))
+    assert SpeechPaused not in [type(e) for e in feed(VoiceActivity(scripted(script)), pcm, 512)]
+    late = VoiceActivity(scripted(script), pause_ms=300, end_silence_ms=300)
+    assert [type(e) for e in feed(late, pcm, 512)] == [SpeechStarted, SpeechEnded]
 
 
 def test_rejects_audio_that_is_not_int16_mono() -> None:

@@ -68,6 +68,8 @@ def test_a_spoken_faq_question_is_transcribed_and_answered(
     record = TurnRecord.objects.get(turn_id=turn_id)
     assert record.input_kind == "voice" and record.ttfw_ms > 0
     assert record.stage_ms["asr_ms"] > 0 and record.stage_ms["vad_decision_ms"] > 0
+    # Recognition began when the user paused: the customer waited at most all of it.
+    assert 0 <= record.stage_ms["asr_wait_ms"] <= record.stage_ms["asr_ms"]
     assert [t[0] for t in record.transitions][:3] == ["listening", "thinking", "speaking"]
     assert "open" not in str(record.stage_ms) and transcript.text not in str(record.transitions)
 
