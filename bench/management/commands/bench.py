@@ -143,7 +143,7 @@ class Command(BaseCommand):
             "--only", choices=SCENARIOS, action="append", help="Run only these scenarios."
         )
         parser.add_argument("--repeats", type=int, default=8, help="Turns per latency scenario.")
-        parser.add_argument("--sessions", default="1,2,4,8,16", help="Concurrency levels.")
+        parser.add_argument("--sessions", default="1,2,4,8,16,24,32", help="Concurrency levels.")
         parser.add_argument("--json", dest="json_path", help="Write the figures here as JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
