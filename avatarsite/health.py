@@ -1,4 +1,5 @@
-"""Liveness of what the product depends on: database, Redis, a live worker on each queue."""
+"""Readiness of what the product depends on: database, Redis, a live worker on each queue, and
+this web process's models loaded."""
 
 from __future__ import annotations
 
@@ -63,14 +64,22 @@ def health_report() -> tuple[bool, dict[str, Any]]:
         queues = _queues()
     else:
         queues = {q: {"ok": False, "error": "redis unreachable", "workers": []} for q in QUEUES}
-    healthy = database["ok"] and redis_check["ok"] and all(q["ok"] for q in queues.values())
+    from conversation import speech, warmup
+
+    warm = warmup.state()
+    healthy = (
+        database["ok"]
+        and redis_check["ok"]
+        and all(q["ok"] for q in queues.values())
+        and warm != "warming"
+    )
     report: dict[str, Any] = {
         "status": "ok" if healthy else "degraded",
         "database": database,
         "redis": redis_check,
         "queues": queues,
+        "warm": warm,
     }
-    from conversation import speech
 
     report["asr"] = {"location": settings.ASR_LOCATION}
     if speech.ready():

@@ -32,6 +32,27 @@ def test_healthz_is_200_when_both_queues_have_a_live_worker(start_worker) -> Non
     assert all(q["workers"] for q in body["queues"].values())
 
 
+@pytest.mark.stack
+def test_healthz_is_503_while_the_web_process_still_loads_its_models(
+    start_worker, monkeypatch
+) -> None:
+    import threading
+
+    from conversation import warmup
+
+    start_worker("lipsync")
+    start_worker("speech")
+    started, finished = threading.Event(), threading.Event()
+    started.set()  # the warm-up thread of a web process is running, not done
+    monkeypatch.setattr(warmup, "_started", started)
+    monkeypatch.setattr(warmup, "_finished", finished)
+    response = Client().get("/healthz")
+    assert response.status_code == 503 and response.json()["warm"] == "warming"
+    finished.set()
+    response = Client().get("/healthz")
+    assert response.status_code == 200 and response.json()["warm"] == "warm"
+
+
 @override_settings(METRICS_PUBLIC=False, METRICS_TOKEN="s3cret")
 def test_metrics_are_not_public_in_production() -> None:
     assert Client().get("/metrics").status_code == 403

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.processes import wait_until
 from tests.reliability.soak import soak
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 FULL = os.environ.get("SOAK_FULL") == "1"
+
+
+def health(port: int) -> dict:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:  # 503: the body still says what is not ready
+        return json.loads(error.read())
 
 
 def machine() -> str:
@@ -28,6 +40,8 @@ def test_many_sessions_with_random_barge_ins_leave_nothing_stuck_stray_or_broken
     sessions, turns = (50, 10) if FULL else (8, 3)
     worker = start_worker("lipsync")
     web, port = start_daphne(LIPSYNC_TIMEOUT_S="3")
+    # As a load balancer's readiness check would: no customers before the models are loaded.
+    wait_until(lambda: health(port)["warm"] == "warm", 120, "web process warm")
     result = asyncio.run(
         soak(
             port,
