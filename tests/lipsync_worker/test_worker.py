@@ -68,6 +68,21 @@ def render(channel: str, avatar: Avatar, turn_id: str, seq: int, audio: np.ndarr
     )
 
 
+SPEECH = "Our store is open from nine to six, Monday to Saturday."
+LONG_S = 180  # 4500 frames: the worker is busy for a while, even on a fast machine
+
+
+def long_chunk(speech: np.ndarray) -> np.ndarray:
+    return np.tile(speech, math.ceil(LONG_S * 16_000 / len(speech)))[: LONG_S * 16_000]
+
+
+def wait_rendering(worker, turn_id: str) -> None:
+    deadline = time.monotonic() + 60
+    while f"rendering turn {turn_id} chunk 0" not in worker.output():
+        assert time.monotonic() < deadline, worker.output()[-3000:]
+        time.sleep(0.02)
+
+
 def test_bake_the_demo_avatar_then_render_a_chunk(start_worker) -> None:
     start_worker("lipsync")
     avatar = bake_demo()
@@ -96,20 +111,15 @@ def test_cancel_stops_a_chunk_midway_and_a_revoked_task_never_renders(
     avatar = bake_demo()
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
-    speech = espeak_pcm16("Our store is open from nine to six, Monday to Saturday.")
-    seconds = 180  # 4500 frames: the worker is busy for a while, even on a fast machine
-    long_chunk = np.tile(speech, math.ceil(seconds * 16_000 / len(speech)))[: seconds * 16_000]
+    speech = espeak_pcm16(SPEECH)
     short_chunk = speech[:8_000]
     turn_a, turn_b, turn_c = (str(uuid.uuid4()) for _ in range(3))
 
-    render(channel, avatar, turn_a, 0, long_chunk)
+    render(channel, avatar, turn_a, 0, long_chunk(speech))
     revoked_id = render(channel, avatar, turn_b, 0, short_chunk)  # queued behind turn A
     revoke_renders([revoked_id])
     render(channel, avatar, turn_c, 0, short_chunk)
-    deadline = time.monotonic() + 60
-    while f"rendering turn {turn_a} chunk 0" not in worker.output():
-        assert time.monotonic() < deadline, worker.output()[-3000:]
-        time.sleep(0.02)
+    wait_rendering(worker, turn_a)
     time.sleep(0.6)  # well into the chunk's 4500 frames, far from its end
     cancel_turn(redis_client, turn_a)
 
@@ -120,7 +130,7 @@ def test_cancel_stops_a_chunk_midway_and_a_revoked_task_never_renders(
     cut = [line for line in log.splitlines() if f"turn {turn_a} chunk 0 cancelled" in line]
     assert cut, log[-3000:]
     done, total = (int(n) for n in cut[0].rsplit("after ", 1)[1].split(" frames")[0].split(" of "))
-    assert 0 < done < total == seconds * 25
+    assert 0 < done < total == LONG_S * 25
     assert f"rendering turn {turn_b}" not in log  # revoked while queued: it never rendered
 
 
@@ -132,15 +142,11 @@ def test_a_busy_worker_takes_a_new_answers_first_chunk_before_later_chunks(
     avatar = bake_demo()
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
-    speech = espeak_pcm16("Our store is open from nine to six, Monday to Saturday.")
-    long_chunk = np.tile(speech, math.ceil(180 * 16_000 / len(speech)))[: 180 * 16_000]
+    speech = espeak_pcm16(SPEECH)
     busy, playing, new = (str(uuid.uuid4()) for _ in range(3))
 
-    render(channel, avatar, busy, 0, long_chunk)
-    deadline = time.monotonic() + 60
-    while f"rendering turn {busy} chunk 0" not in worker.output():
-        assert time.monotonic() < deadline, worker.output()[-3000:]
-        time.sleep(0.02)
+    render(channel, avatar, busy, 0, long_chunk(speech))
+    wait_rendering(worker, busy)
     for seq in (3, 4, 5):  # later chunks of an answer already playing...
         render(channel, avatar, playing, seq, speech[:8_000])
     render(channel, avatar, new, 0, speech[:8_000])  # ...then the first chunk of a new one
