@@ -307,6 +307,8 @@ async def test_a_barge_in_in_the_same_instant_as_frames_arrive_still_stops_the_t
     # Not a timeout around the await: cancelling a task that awaits the stuck turn cannot end it.
     done, _ = await asyncio.wait({stopping}, timeout=10)
     assert done, "the barge-in never finished: the turn swallowed its cancellation"
+    turns = [t for t in asyncio.all_tasks() if t.get_name().startswith("turn-")]
+    assert all(t.done() for t in turns), "the interrupted turn is still running"
     assert wire.kinds()[-2:] == ["state:interrupted", "interrupted"]
     assert recorder.records[0]["interrupted"]
 
