@@ -334,9 +334,7 @@ class Session:
             await self._open_turn("", received, TurnState.LISTENING, "voice")
         elif isinstance(event, SpeechPaused):
             recognizer = self.context.recognizer
-            if self._turn is None or self.machine.state is not TurnState.LISTENING:
-                return
-            if recognizer is None:
+            if recognizer is None or self.machine.state is not TurnState.LISTENING:
                 return
             self._drop_early()  # speech resumed since the last pause: that audio was not all
             task = asyncio.create_task(
@@ -384,13 +382,11 @@ class Session:
         avatar = self.context.avatar
         ended = time.monotonic()
         started = early.started if early is not None else ended
+        recognition = early.task if early is not None else recognizer.recognize(
+            audio, language=self._asr_language(), hints=self.context.hints
+        )
         try:
-            if early is not None:
-                result = await early.task
-            else:
-                result = await recognizer.recognize(
-                    audio, language=self._asr_language(), hints=self.context.hints
-                )
+            result = await recognition
         except AsrError as error:
             log.warning("turn %s: speech recognition failed (%s)", turn.turn_id, error.kind)
             return False

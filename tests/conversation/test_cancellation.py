@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import pytest
@@ -44,10 +45,8 @@ async def test_a_task_that_swallows_its_cancellation_is_left_behind_not_waited_f
 
     async def stubborn() -> None:
         while not release.is_set():
-            try:
+            with contextlib.suppress(asyncio.CancelledError):  # the bug this guards against
                 await asyncio.sleep(3600)
-            except asyncio.CancelledError:
-                pass  # the bug this guards against
 
     task = asyncio.create_task(stubborn(), name="stubborn")
     await asyncio.sleep(0)
