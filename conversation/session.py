@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,7 @@ from conversation.protocol import (
     Transcript,
     TurnEnd,
 )
+from conversation.recognizer import SpeechRecognizer
 from conversation.records import TurnRecorder
 from conversation.turn import Turn, TurnContext, idle_index_now, run_turn
 from conversation.turn_state import TurnState, TurnStateMachine
@@ -302,9 +303,7 @@ class Session:
         recognizer = self.context.recognizer
         assert recognizer is not None
         try:
-            result = await recognizer.recognize(
-                audio, language=self._asr_language(), hints=self.context.hints
-            )
+            result = await self._hear(recognizer, audio)
         except AsrError as error:  # a partial is optional: the final transcript still comes
             log.warning("partial transcript failed (%s)", error.kind)
             return
@@ -318,9 +317,13 @@ class Session:
                     Transcript(turn_id=turn.turn_id, text=result.text.strip(), final=False)
                 )
 
-    def _asr_language(self) -> str | None:
+    def _hear(
+        self, recognizer: SpeechRecognizer, audio: np.ndarray
+    ) -> Coroutine[Any, Any, AsrTranscript]:
+        """Recognise `audio` in the avatar's language (detected when it speaks several)."""
         avatar = self.context.avatar
-        return avatar.language if len(avatar.languages) == 1 else None
+        language = avatar.language if len(avatar.languages) == 1 else None
+        return recognizer.recognize(audio, language=language, hints=self.context.hints)
 
     async def _on_voice(self, event: Any, received: float) -> None:
         if isinstance(event, SpeechStarted):
@@ -337,11 +340,7 @@ class Session:
             if recognizer is None or self.machine.state is not TurnState.LISTENING:
                 return
             self._drop_early()  # speech resumed since the last pause: that audio was not all
-            task = asyncio.create_task(
-                recognizer.recognize(
-                    event.audio, language=self._asr_language(), hints=self.context.hints
-                )
-            )
+            task = asyncio.create_task(self._hear(recognizer, event.audio))
             # Dropped unawaited when speech resumes: its failure is not an error of the session.
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._early = EarlyRecognition(at_ms=event.at_ms, task=task)
@@ -382,9 +381,7 @@ class Session:
         avatar = self.context.avatar
         ended = time.monotonic()
         started = early.started if early is not None else ended
-        recognition = early.task if early is not None else recognizer.recognize(
-            audio, language=self._asr_language(), hints=self.context.hints
-        )
+        recognition = early.task if early is not None else self._hear(recognizer, audio)
         try:
             result = await recognition
         except AsrError as error:
