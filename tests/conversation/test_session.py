@@ -267,17 +267,23 @@ async def test_a_turn_streams_subtitle_then_media_in_order_then_ends() -> None:
 
 async def test_interrupt_sends_interrupted_and_nothing_of_the_turn_after_it() -> None:
     llm = ScriptedLlm([f"Sentence number {i} is here. " for i in range(30)], delay=0.02)
-    # Renders take 0.2 s while sentences keep coming every 0.02 s: whenever the interrupt
-    # lands, the chunks queued in the last 0.2 s are still rendering.
-    lipsync = FakeLipSync(delay=0.2)
-    session, wire, _, recorder = make_session(llm, lipsync=lipsync)
-    await drive(
-        session,
-        wire,
-        [(0, Text(type="text", text="tell me")), (0.5, Interrupt(type="interrupt"))],
-        until="state",
-        count=4,
-    )
+    lipsync = FakeLipSync(hold=True)  # frames come only when the test releases them
+    session, wire, _, recorder = make_session(llm, lipsync=lipsync, lipsync_s=60.0)
+    runner = asyncio.create_task(session.run())
+    session.offer(Text(type="text", text="tell me"))
+    async with asyncio.timeout(10):
+        while not lipsync.held:
+            await asyncio.sleep(0.01)
+        lipsync.release()  # the first chunks get their frames and play
+        while "media:chunk" not in wire.kinds() or not lipsync.held:
+            await asyncio.sleep(0.01)
+    session.offer(Interrupt(type="interrupt"))  # while later chunks are still rendering
+    async with asyncio.timeout(10):
+        while wire.kinds()[-1:] != ["state:idle"]:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    runner.cancel()
+    await session.close()
     kinds = wire.kinds()
     cut = kinds.index("interrupted")
     assert kinds[cut - 1] == "state:interrupted" and kinds[cut + 1 :] == ["state:idle"]
