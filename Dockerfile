@@ -10,8 +10,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install --extra-index-url "$TORCH_INDEX" -r requirements.txt
+COPY requirements.txt requirements-nodeps.txt ./
+RUN pip install --extra-index-url "$TORCH_INDEX" -r requirements.txt \
+ && pip install --no-deps -r requirements-nodeps.txt
 COPY . .
 RUN DEBUG=0 SECRET_KEY=build-only python manage.py collectstatic --noinput -v0 \
  && useradd --create-home --uid 1000 avatar && mkdir -p /data && chown avatar /data

@@ -15,7 +15,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
-	@# The Whisper vocabulary for the tests' tiny model; its own dependencies (numba, triton) are not wanted.
+	@# Packages whose declared dependencies are not wanted (requirements-nodeps.txt says why).
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	@rm -f $(VENV)/.installed-*
 	@touch $@
@@ -41,7 +41,10 @@ bench: $(STAMP) system-packages-test
 	$(PY) manage.py bench --json bench.json
 
 lock: $(STAMP)
-	$(PY) -m pip list --format=freeze --exclude-editable | grep -v -e "^pip==" -e "^openai-whisper==" | sed "s/^torch==.*/torch==2.13.0/" > requirements.txt
+	@# What requirements-nodeps.txt installs stays out: pinned there, its dependencies unwanted.
+	$(PY) -m pip list --format=freeze --exclude-editable | grep -v -i -e "^pip==" \
+	  $$(sed -e 's/#.*//' -e 's/==.*//' -e '/^ *$$/d' -e 's/^ */-e ^/' -e 's/ *$$/==/' requirements-nodeps.txt) \
+	  | sed "s/^torch==.*/torch==2.13.0/" > requirements.txt
 
 clean:
 	rm -rf $(VENV) var test-output
