@@ -12,7 +12,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from avatarsite.routing import websocket_urlpatterns  # noqa: E402
-from conversation import warmup  # noqa: E402
+from conversation.edge import warmup  # noqa: E402
 
 warmup.start()
 

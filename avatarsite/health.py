@@ -64,7 +64,8 @@ def health_report() -> tuple[bool, dict[str, Any]]:
         queues = _queues()
     else:
         queues = {q: {"ok": False, "error": "redis unreachable", "workers": []} for q in QUEUES}
-    from conversation import speech, warmup
+    from conversation.edge import warmup
+    from conversation.voice import models
 
     warm = warmup.state()
     healthy = (
@@ -82,7 +83,7 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     }
 
     report["asr"] = {"location": settings.ASR_LOCATION}
-    if speech.ready():
-        backend, reason = speech.recognizer()
+    if models.ready():
+        backend, reason = models.recognizer()
         report["asr"].update(backend=backend.name, reason=reason)
     return healthy, report

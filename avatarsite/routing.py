@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from conversation.consumer import AvatarConsumer
+from conversation.edge.consumer import AvatarConsumer
 
 websocket_urlpatterns = [
     path("ws/avatar/<slug:slug>/", AvatarConsumer.as_asgi()),

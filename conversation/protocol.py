@@ -14,8 +14,7 @@ from uuid import UUID
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from conversation.turn_state import TurnState
-from lipsync_worker.contract import SAMPLE_RATE, Box
+from contracts.media import SAMPLE_RATE, Box
 
 PROTOCOL_VERSION = 1
 MAX_CONTROL_MESSAGE_BYTES = 16 * 1024
@@ -45,6 +44,17 @@ class ProtocolError(Exception):
 
     def to_message(self, *, fatal: bool = False) -> ErrorMessage:
         return ErrorMessage(code=self.code, message=self.message, fatal=fatal)
+
+
+class TurnState(enum.StrEnum):
+    """The session's turn state as the client sees it (the machine: dialogue/turn_state.py)."""
+
+    IDLE = "idle"
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
 
 
 class InterruptReason(enum.StrEnum):

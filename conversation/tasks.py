@@ -11,9 +11,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from avatars.models import Avatar
-from conversation import speech
 from conversation.asr.base import AsrError
-from conversation.prerender import prerender_answer
+from conversation.edge.prerender import prerender_answer
+from conversation.voice import models
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def transcribe_utterance(
     *, channel: str, request_id: str, audio: bytes, language: str | None, hints: list[str]
 ) -> None:
     """Recognise one utterance with this worker's resident model; answer on `channel`."""
-    backend, _ = speech.recognizer()
+    backend, _ = models.recognizer()
     message: dict[str, object] = {"type": "asr.result", "request_id": request_id}
     try:
         result = backend.transcribe(
@@ -60,5 +60,5 @@ def warm_speech(sender: object = None, **kwargs: object) -> None:
     """A speech worker that recognises utterances loads its model before the first one."""
     queues = {q.name for q in getattr(getattr(sender, "task_consumer", None), "queues", [])}
     if "speech" in queues and settings.ASR_LOCATION == "speech":
-        _, reason = speech.recognizer()
+        _, reason = models.recognizer()
         log.info("speech worker warm: %s", reason)

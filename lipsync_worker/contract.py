@@ -14,9 +14,24 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-FPS = 25
-SAMPLE_RATE = 16_000
-SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 640 samples of 16 kHz audio per video frame
+from contracts.media import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME, Box, frames_for_samples
+
+__all__ = [
+    "FPS",
+    "SAMPLES_PER_FRAME",
+    "SAMPLE_RATE",
+    "BakeError",
+    "BakeFailure",
+    "BakeSource",
+    "Baked",
+    "Box",
+    "CancelCheck",
+    "LipSyncRenderer",
+    "RenderCancelled",
+    "RenderedFrame",
+    "StreamState",
+    "frames_for_samples",
+]
 
 
 class BakeFailure(enum.StrEnum):
@@ -41,16 +56,6 @@ class BakeError(Exception):
 
 class RenderCancelled(Exception):
     """Raised by `render` when the cancel callback said the turn is over."""
-
-
-@dataclass(frozen=True, slots=True)
-class Box:
-    """A pixel rectangle in the full avatar frame: x, y of the top-left corner, then size."""
-
-    x: int
-    y: int
-    w: int
-    h: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +156,3 @@ class LipSyncRenderer(Protocol):
         only on the arguments (deterministic), never on earlier calls.
         """
         ...
-
-
-def frames_for_samples(n_samples: int) -> int:
-    """How many video frames cover `n_samples` of 16 kHz audio (a partial frame counts)."""
-    return -(-n_samples // SAMPLES_PER_FRAME)

@@ -20,7 +20,7 @@ def choose(wanted: str, musetalk_models: str | None) -> Choice:
     """Pick a renderer kind for `wanted` ("auto", "cpu" or "musetalk") on this machine."""
     if wanted == "cpu":
         return Choice("cpu", "CPU renderer requested")
-    from lipsync_worker.musetalk.availability import musetalk_available
+    from lipsync_worker.renderers.musetalk.availability import musetalk_available
 
     ok, why = musetalk_available(musetalk_models)
     if ok:
@@ -32,9 +32,9 @@ def choose(wanted: str, musetalk_models: str | None) -> Choice:
 
 def build(kind: str, musetalk_models: str | None) -> LipSyncRenderer:
     if kind == "musetalk":
-        from lipsync_worker.musetalk.renderer import MuseTalkRenderer
+        from lipsync_worker.renderers.musetalk.renderer import MuseTalkRenderer
 
         return MuseTalkRenderer(musetalk_models)  # type: ignore[arg-type]
-    from lipsync_worker.cpu_renderer import CpuRenderer
+    from lipsync_worker.renderers.cpu import CpuRenderer
 
     return CpuRenderer()

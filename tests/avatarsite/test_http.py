@@ -38,7 +38,7 @@ def test_healthz_is_503_while_the_web_process_still_loads_its_models(
 ) -> None:
     import threading
 
-    from conversation import warmup
+    from conversation.edge import warmup
 
     start_worker("lipsync")
     start_worker("speech")

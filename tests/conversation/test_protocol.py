@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from contracts.media import Box
+from conversation.dialogue.turn_state import TurnState
 from conversation.protocol import (
     MAX_CLIENT_AUDIO_BYTES,
     MAX_CONTROL_MESSAGE_BYTES,
@@ -39,8 +41,6 @@ from conversation.protocol import (
     server_message_adapter,
     validate_client_audio,
 )
-from conversation.turn_state import TurnState
-from lipsync_worker.contract import Box
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from PIL import Image
 from skimage import data
 
 from lipsync_worker.contract import Baked, BakeSource
-from lipsync_worker.cpu_renderer import CpuRenderer
+from lipsync_worker.renderers.cpu import CpuRenderer
 
 
 @pytest.fixture(scope="session")

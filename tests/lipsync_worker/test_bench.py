@@ -6,7 +6,7 @@ import cv2
 
 from lipsync_worker.bench import bench_renderer
 from lipsync_worker.contract import Baked
-from lipsync_worker.cpu_renderer import CpuRenderer
+from lipsync_worker.renderers.cpu import CpuRenderer
 
 
 def test_bench_reports_frames_chunk_times_and_crop(cpu_baked: Baked) -> None:

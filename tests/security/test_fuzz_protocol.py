@@ -18,6 +18,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts.media import Box
 from conversation.protocol import (
     MAX_CONTROL_MESSAGE_BYTES,
     ChunkFrame,
@@ -27,7 +28,6 @@ from conversation.protocol import (
     parse_client_message,
     validate_client_audio,
 )
-from lipsync_worker.contract import Box
 from tests.security.strategies import SECRET, json_value, message_like
 
 EXAMPLES = 3_000

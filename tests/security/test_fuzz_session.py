@@ -26,10 +26,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conversation.asr.base import Transcript
-from conversation.consumer import AvatarConsumer
+from conversation.dialogue.session import SessionLimits
+from conversation.edge.consumer import AvatarConsumer
 from conversation.protocol import ErrorCode, MediaChunk, server_message_adapter
-from conversation.session import SessionLimits
-from conversation.vad import VoiceActivity
+from conversation.voice.vad import VoiceActivity
 from tests.security.strategies import SECRET, client_frame
 from tests.security.test_limits import Harness
 

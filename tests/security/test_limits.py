@@ -15,9 +15,7 @@ import numpy as np
 import pytest
 
 from conversation.asr.base import Transcript
-from conversation.ports import TurnTimeouts
-from conversation.protocol import AudioStart, AudioStop, Ping, Text
-from conversation.session import (
+from conversation.dialogue.session import (
     IDLE_CLOSE_CODE,
     AudioFrame,
     Session,
@@ -25,9 +23,11 @@ from conversation.session import (
     Transport,
     TurnRate,
 )
-from conversation.turn import TurnContext
-from conversation.vad import WINDOW, VoiceActivity
-from tests.conversation.test_session import (
+from conversation.protocol import AudioStart, AudioStop, Ping, Text
+from conversation.reply.ports import TurnTimeouts
+from conversation.reply.turn import TurnContext
+from conversation.voice.vad import WINDOW, VoiceActivity
+from tests.conversation.dialogue.test_session import (
     AVATAR,
     FakeLipSync,
     ListRecorder,

@@ -39,7 +39,7 @@ class Command(BaseCommand):
             source = demo_portrait(Path(tmp))
             for kind in kinds:
                 if kind == "musetalk":
-                    from lipsync_worker.musetalk.availability import musetalk_available
+                    from lipsync_worker.renderers.musetalk.availability import musetalk_available
 
                     ok, why = musetalk_available(settings.MUSETALK_MODELS)
                     if not ok:

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conversation import speech
 from conversation.asr.base import AsrError, AsrErrorKind
-from conversation.recognizer import ProcessRecognizer
+from conversation.voice import models
+from conversation.voice.recognizer import ProcessRecognizer
 from tests.conversation.asr.child_backends import where
 from tests.speech_audio import espeak_pcm16
 
@@ -49,7 +49,7 @@ async def test_decodes_in_another_process_and_survives_its_death(recognizer) -> 
 
 async def test_the_product_decodes_pocketsphinx_in_a_child(settings) -> None:
     settings.WHISPER_MODEL = None
-    chosen = speech.local_recognizer()
+    chosen = models.local_recognizer()
     assert isinstance(chosen, ProcessRecognizer)
     heard = await chosen.recognize(
         espeak_pcm16("What are your opening hours?", silence_before=0.3, silence_after=0.3),
@@ -61,7 +61,7 @@ async def test_the_product_decodes_pocketsphinx_in_a_child(settings) -> None:
 
 def test_the_child_exits_when_its_parent_is_killed() -> None:
     script = (
-        "from conversation.recognizer import ProcessRecognizer\n"
+        "from conversation.voice.recognizer import ProcessRecognizer\n"
         "from tests.conversation.asr.child_backends import where\n"
         "import asyncio, numpy as np, sys\n"
         "r = ProcessRecognizer(where)\n"

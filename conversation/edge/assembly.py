@@ -1,0 +1,140 @@
+"""Where a session's pipeline is put together: avatar, FAQ, LLM, TTS, lip-sync queue, clip store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+
+from avatars.models import Avatar, ConsentRecord
+from avatars.selectors import avatar_get_usable, faq_entries_for
+from contracts.media import FPS, Box
+from conversation.llm.base import FaqItem, system_prompt
+from conversation.llm.faq import FaqAnswerer
+from conversation.llm.select import DEFAULT_CLAUDE_MODEL, build_llm
+from conversation.protocol import AvatarInfo, IdleClip, Ready
+from conversation.reply.clip_store import DjangoClipStore
+from conversation.reply.ports import AvatarRuntime, TurnTimeouts
+from conversation.reply.render_queue import CeleryRenderQueue
+from conversation.reply.turn import TurnContext
+from conversation.tts.select import build_tts
+from conversation.voice import models
+from conversation.voice.recognizer import QueueRecognizer
+
+if TYPE_CHECKING:
+    from conversation.dialogue.session import Session
+
+
+@dataclass(frozen=True)
+class SessionSetup:
+    avatar: AvatarRuntime
+    faq: tuple[FaqItem, ...]
+    consent_until: datetime | None  # when the last valid consent expires; None: open-ended
+
+
+def consent_valid_until(avatar: Avatar) -> datetime | None:
+    """The end of the avatar's consent as it stands now (None when a valid record never expires)."""
+    ends = list(
+        ConsentRecord.objects.valid().filter(avatar=avatar).values_list("expires_at", flat=True)
+    )
+    if not ends or any(end is None for end in ends):
+        return None
+    return max(end for end in ends if end is not None)
+
+
+def load_session_setup(slug: str) -> SessionSetup:
+    """Read everything a session needs once, at connect (raises AvatarUnavailable)."""
+    avatar = avatar_get_usable(slug=slug)
+    languages = (
+        avatar.language,
+        *[lang for lang in avatar.other_languages if lang != avatar.language],
+    )
+    runtime = AvatarRuntime(
+        id=avatar.pk,
+        slug=avatar.slug,
+        name=avatar.name,
+        baked_checksum=avatar.baked_checksum,
+        renderer=avatar.renderer_in_use,
+        tts_backend=avatar.tts_backend,
+        voice=avatar.voice,
+        language=avatar.language,
+        languages=tuple(languages),
+        persona=avatar.persona,
+        geometry=dict(avatar.geometry),
+        idle_clip=avatar.idle_clip,
+    )
+    faq = tuple(
+        FaqItem(
+            entry_id=entry.pk,
+            question=entry.question,
+            paraphrases=tuple(entry.paraphrase_list),
+            answer=entry.answer,
+            language=entry.language,
+            priority=entry.priority,
+        )
+        for entry in faq_entries_for(avatar)
+    )
+    return SessionSetup(avatar=runtime, faq=faq, consent_until=consent_valid_until(avatar))
+
+
+def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnContext:
+    avatar = setup.avatar
+    faq = FaqAnswerer(setup.faq)
+    return TurnContext(
+        avatar=avatar,
+        llm=build_llm(
+            faq=faq,
+            anthropic_api_key=settings.ANTHROPIC_API_KEY,
+            anthropic_model=settings.LLM_MODEL or DEFAULT_CLAUDE_MODEL,
+            llm_base_url=settings.LLM_BASE_URL,
+            llm_model=settings.LLM_MODEL or "default",
+            llm_api_key=settings.LLM_API_KEY,
+            timeout_s=settings.LLM_TIMEOUT_S,
+        ),
+        tts=build_tts(
+            avatar.tts_backend, settings.PIPER_VOICE, espeak_program=settings.ESPEAK_PROGRAM
+        ),
+        renders=CeleryRenderQueue(channel),
+        clips=DjangoClipStore(),
+        timeouts=TurnTimeouts(
+            llm_first_token_s=settings.LLM_FIRST_TOKEN_TIMEOUT_S,
+            llm_total_s=settings.LLM_TIMEOUT_S,
+            lipsync_s=settings.LIPSYNC_TIMEOUT_S,
+            tts_sentence_s=settings.TTS_TIMEOUT_S,
+        ),
+        output=session,
+        streaming=settings.REPLY_STREAMING,
+        system_prompt=system_prompt(avatar.persona, setup.faq, avatar.language),
+        recognizer=(
+            QueueRecognizer(channel)
+            if settings.ASR_LOCATION == "speech"
+            else models.local_recognizer()
+        ),
+        hints=models.hints_from(
+            [q for item in setup.faq for q in (item.question, *item.paraphrases)]
+        ),
+        voice_input=models.voice_activity,
+    )
+
+
+def ready_message(session: Session, setup: SessionSetup) -> Ready:
+    avatar = setup.avatar
+    geometry = avatar.geometry
+    base = f"{settings.MEDIA_URL}{avatar.idle_clip}/"
+    box = geometry.get("face_box") or [0, 0, geometry.get("width", 1), geometry.get("height", 1)]
+    return Ready(
+        session_id=session.session_id,
+        avatar=AvatarInfo(
+            slug=avatar.slug,
+            name=avatar.name,
+            width=int(geometry.get("width", 1)),  # type: ignore[call-overload]
+            height=int(geometry.get("height", 1)),  # type: ignore[call-overload]
+            fps=FPS,
+            idle_clip=IdleClip(webm=base + "idle.webm", mp4=base + "idle.mp4"),
+            poster=base + "idle_poster.jpg",
+            face_box=Box(*box),  # type: ignore[misc]
+        ),
+        languages=avatar.languages,
+    )

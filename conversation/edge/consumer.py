@@ -1,0 +1,242 @@
+"""The WebSocket consumer: one per session. It validates and hands over; it never waits on work.
+
+A Channels consumer handles one message at a time, so anything slow here would delay an
+`interrupt` queued behind it: parsing is all `receive` does, the session's task does the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from avatars.models import Avatar
+from avatars.selectors import AvatarUnavailable, Unavailable, avatar_has_valid_consent
+from avatars.services import avatar_group
+from avatarsite import access, redis_clients
+from conversation import metrics
+from conversation.cancellation import cancel_and_wait
+from conversation.dialogue.records import TurnRecorder
+from conversation.dialogue.session import AudioFrame, Session, SessionLimits, Transport
+from conversation.edge.assembly import (
+    SessionSetup,
+    build_context,
+    consent_valid_until,
+    load_session_setup,
+    ready_message,
+)
+from conversation.protocol import (
+    PROTOCOL_VERSION,
+    ErrorCode,
+    ErrorMessage,
+    Hello,
+    ProtocolError,
+    parse_client_message,
+    validate_client_audio,
+)
+
+log = logging.getLogger(__name__)
+
+
+class CloseCode:
+    PROTOCOL_VERSION = 4000
+    ACCESS_REFUSED = 4003
+    AVATAR_UNKNOWN = 4004
+    AVATAR_UNAVAILABLE = 4009
+    CONSENT_REVOKED = 4011
+    TOO_MANY = 4029
+
+
+WITHDRAWN_MESSAGE = "This assistant is no longer available. Thank you for your visit."
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+@database_sync_to_async
+def _consent_until(avatar_id: int) -> datetime | None | bool:
+    """The consent's end now, or False when the avatar has no valid consent any more."""
+    avatar = Avatar.objects.filter(pk=avatar_id).first()
+    if avatar is None or not avatar_has_valid_consent(avatar):
+        return False
+    return consent_valid_until(avatar)
+
+
+class AvatarConsumer(AsyncWebsocketConsumer):
+    session: Session | None = None
+    session_task: asyncio.Task[None] | None = None
+    guard_task: asyncio.Task[None] | None = None
+    avatar_id: int | None = None
+    seats: access.OriginSeats | None = None
+
+    async def connect(self) -> None:
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        origin = _header(self.scope, b"origin")
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        try:
+            if not access.origin_allowed(origin, _header(self.scope, b"host")):
+                raise access.AccessRefused("This site may not embed the assistant.")
+            access.token_check(query.get("token", [None])[0], avatar_slug=slug, origin=origin)
+        except access.AccessRefused as refusal:
+            log.info("session refused: %s", refusal.reason)
+            metrics.SESSIONS_REFUSED.labels(reason="access").inc()
+            await self.accept()
+            await self.close(code=CloseCode.ACCESS_REFUSED, reason=refusal.reason)
+            return
+        try:
+            setup: SessionSetup = await database_sync_to_async(load_session_setup)(slug)
+        except AvatarUnavailable as refusal:
+            code = (
+                CloseCode.AVATAR_UNKNOWN
+                if refusal.reason == Unavailable.UNKNOWN
+                else CloseCode.AVATAR_UNAVAILABLE
+            )
+            await self.accept()
+            await self._send_error(ErrorCode.NOT_READY, refusal.message, fatal=True)
+            await self.close(code=code)
+            return
+        await self.accept()
+        seats = access.OriginSeats(origin)
+        if not await seats.take(redis_clients.async_client(), self.channel_name):
+            metrics.SESSIONS_REFUSED.labels(reason="too_many").inc()
+            await self._send_error(
+                ErrorCode.RATE_LIMITED,
+                "Too many conversations are open; try again soon.",
+                fatal=True,
+            )
+            await self.close(code=CloseCode.TOO_MANY)
+            return
+        self.seats = seats
+        self.avatar_id = setup.avatar.id
+        await self.channel_layer.group_add(avatar_group(setup.avatar.id), self.channel_name)
+        self.session = Session(
+            context_factory=lambda session: build_context(session, setup, self.channel_name),
+            transport=Transport(
+                send_text=self._send_text, send_bytes=self._send_bytes, close=self._close_with
+            ),
+            recorder=TurnRecorder(),
+            limits=SessionLimits.from_settings(settings),
+        )
+        await self._send_text(ready_message(self.session, setup).model_dump_json())
+        self.session_task = asyncio.create_task(self.session.run(), name="session")
+        self.guard_task = asyncio.create_task(self._guard(setup.consent_until), name="guard")
+        metrics.ACTIVE_SESSIONS.inc()
+
+    async def _guard(self, consent_until: datetime | None) -> None:
+        """Keep this session's seat and end the session the moment its avatar's consent expires."""
+        while True:
+            wait = access.HEARTBEAT_S
+            if consent_until is not None:
+                wait = min(wait, max(0.0, (consent_until - timezone.now()).total_seconds()))
+            await asyncio.sleep(wait)
+            if self.seats is not None:
+                try:
+                    await self.seats.refresh(redis_clients.async_client(), self.channel_name)
+                    # Join again each beat: a Redis restart, or group_expiry, drops the membership.
+                    await self.channel_layer.group_add(
+                        avatar_group(self.avatar_id or 0), self.channel_name
+                    )
+                except Exception as error:  # Redis away: the seat ages out; the session goes on
+                    log.warning("could not refresh the session's seat (%s)", type(error).__name__)
+            if consent_until is not None and timezone.now() >= consent_until:
+                found = await _consent_until(self.avatar_id or 0)
+                if found is False:
+                    log.info("consent expired during the session; closing it")
+                    await self._end_withdrawn()
+                    return
+                consent_until = found if isinstance(found, datetime) else None
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.session is None:
+            return
+        try:
+            if text_data is not None:
+                message = parse_client_message(text_data)
+                if isinstance(message, Hello) and message.protocol_version != PROTOCOL_VERSION:
+                    await self._send_error(
+                        ErrorCode.INVALID_FIELD,
+                        f"this server speaks protocol version {PROTOCOL_VERSION}",
+                        fatal=True,
+                    )
+                    await self.close(code=CloseCode.PROTOCOL_VERSION)
+                    return
+                self.session.offer(message)
+            elif bytes_data is not None:
+                self.session.offer(AudioFrame(validate_client_audio(bytes_data)))
+        except ProtocolError as error:
+            await self._send_text(error.to_message().model_dump_json())
+
+    async def disconnect(self, code: int) -> None:
+        if self.seats is not None:
+            seats, self.seats = self.seats, None
+            try:
+                await seats.release(redis_clients.async_client(), self.channel_name)
+            except Exception as error:  # Redis away: the seat ages out
+                log.warning("could not release the session's seat (%s)", type(error).__name__)
+        if self.guard_task is not None and self.guard_task is not asyncio.current_task():
+            await cancel_and_wait(self.guard_task)
+        if self.session is None:
+            return
+        if self.session_task is not None:
+            await cancel_and_wait(self.session_task)
+        await self.session.close()
+        self.session = None
+        metrics.ACTIVE_SESSIONS.dec()
+        if self.avatar_id is not None:
+            try:
+                await self.channel_layer.group_discard(
+                    avatar_group(self.avatar_id), self.channel_name
+                )
+            except RedisError:  # Redis away: the group went with it, or its entry ages out
+                log.warning("could not leave the avatar's group (Redis unreachable)")
+
+    # --- channel-layer events ------------------------------------------------------------
+
+    async def lipsync_frames(self, event: dict[str, Any]) -> None:
+        if self.session is not None:
+            self.session.on_lipsync(event)
+
+    async def lipsync_failed(self, event: dict[str, Any]) -> None:
+        if self.session is not None:
+            self.session.on_lipsync(event)
+
+    async def asr_result(self, event: dict[str, Any]) -> None:
+        if self.session is not None:
+            self.session.on_asr_result(event)
+
+    async def avatar_withdrawn(self, event: dict[str, Any]) -> None:
+        await self._end_withdrawn()
+
+    async def _end_withdrawn(self) -> None:
+        if self.session is not None:
+            await self.session.interrupt_for_server()
+        await self._send_error(ErrorCode.NOT_READY, WITHDRAWN_MESSAGE, fatal=True)
+        await self.close(code=CloseCode.CONSENT_REVOKED)
+
+    # --- sending -------------------------------------------------------------------------
+
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    async def _send_bytes(self, data: bytes) -> None:
+        await self.send(bytes_data=data)
+
+    async def _close_with(self, code: int) -> None:
+        await self.close(code=code)
+
+    async def _send_error(self, code: ErrorCode, message: str, *, fatal: bool = False) -> None:
+        await self._send_text(
+            ErrorMessage(code=code, message=message, fatal=fatal).model_dump_json()
+        )

@@ -1,0 +1,138 @@
+"""Audio framing for lip-sync: cut TTS audio into frame-aligned chunks and give each chunk the
+audio just before it. Pure numpy over int16 mono samples (resampling is `tts/resample.py`'s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from contracts.media import SAMPLE_RATE, SAMPLES_PER_FRAME
+
+FIRST_CHUNK_SAMPLES = 10 * SAMPLES_PER_FRAME  # 0.4 s: the turn's first frames come early
+MAX_CHUNK_SAMPLES = 25 * SAMPLES_PER_FRAME  # 1.0 s: one short, cancellable lip-sync task
+LEFT_CONTEXT_MS = 1000.0
+
+
+def _check_frame_multiple(samples: int, name: str) -> None:
+    if samples <= 0 or samples % SAMPLES_PER_FRAME:
+        raise ValueError(f"{name} must be a positive multiple of {SAMPLES_PER_FRAME} samples")
+
+
+def split_pcm(
+    pcm: np.ndarray,
+    *,
+    first_chunk_samples: int = FIRST_CHUNK_SAMPLES,
+    max_chunk_samples: int = MAX_CHUNK_SAMPLES,
+) -> list[np.ndarray]:
+    """Cut 16 kHz int16 audio into lip-sync chunks (views into `pcm`).
+
+    The first chunk is at most `first_chunk_samples`, the others at most `max_chunk_samples`;
+    every chunk but the last holds a whole number of video frames.
+    """
+    _check_frame_multiple(first_chunk_samples, "first_chunk_samples")
+    _check_frame_multiple(max_chunk_samples, "max_chunk_samples")
+    chunks: list[np.ndarray] = []
+    start, size = 0, first_chunk_samples
+    while start < len(pcm):
+        chunks.append(pcm[start : start + size])
+        start += size
+        size = max_chunk_samples
+    return chunks
+
+
+def pad_to_whole_frames(pcm: np.ndarray) -> np.ndarray:
+    """Append silence up to a whole number of frames (at most 39 ms at a sentence's end)."""
+    missing = -len(pcm) % SAMPLES_PER_FRAME
+    if not missing:
+        return pcm
+    return np.concatenate([pcm, np.zeros(missing, dtype=np.int16)])
+
+
+def left_context(
+    previous: np.ndarray, *, ms: float = LEFT_CONTEXT_MS, sample_rate: int = SAMPLE_RATE
+) -> np.ndarray:
+    """The last `ms` milliseconds of `previous` (the turn's audio before a chunk), a copy."""
+    samples = int(round(ms * sample_rate / 1000.0))
+    if samples <= 0:
+        return np.zeros(0, dtype=np.int16)
+    return np.array(previous[-samples:], dtype=np.int16)
+
+
+@dataclass(frozen=True, slots=True)
+class LipSyncChunk:
+    """One chunk for a lip-sync task, with what `StreamState` needs to render it stateless."""
+
+    pcm: np.ndarray  # int16 mono 16 kHz, a whole number of frames
+    first_frame: int  # frames of the turn before this chunk
+    left_audio: np.ndarray  # the turn's audio just before this chunk, up to LEFT_CONTEXT_MS
+    sentence: int
+    is_last_of_sentence: bool
+
+
+class TurnAudioChunker:
+    """Cuts a turn's streamed TTS audio into `LipSyncChunk`s as it arrives.
+
+    Within a sentence it cuts like `split_pcm` (only the turn's first chunk is short); at
+    `end_sentence` the rest is padded with silence to whole frames, so every chunk of a turn
+    is frame-aligned and each sentence (and its subtitle) starts on a chunk of its own.
+    """
+
+    def __init__(
+        self,
+        *,
+        first_chunk_samples: int = FIRST_CHUNK_SAMPLES,
+        max_chunk_samples: int = MAX_CHUNK_SAMPLES,
+        context_ms: float = LEFT_CONTEXT_MS,
+    ) -> None:
+        _check_frame_multiple(first_chunk_samples, "first_chunk_samples")
+        _check_frame_multiple(max_chunk_samples, "max_chunk_samples")
+        self.first_chunk_samples = first_chunk_samples
+        self.max_chunk_samples = max_chunk_samples
+        self.context_ms = context_ms
+        self.reset()
+
+    def reset(self) -> None:
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._history = np.zeros(0, dtype=np.int16)
+        self._frames_done = 0
+        self._sentence = 0
+
+    @property
+    def _next_size(self) -> int:
+        return self.first_chunk_samples if self._frames_done == 0 else self.max_chunk_samples
+
+    def push(self, pcm: np.ndarray) -> list[LipSyncChunk]:
+        """Add TTS audio of the current sentence; return the chunks that are full now."""
+        self._pending = np.concatenate([self._pending, np.asarray(pcm, dtype=np.int16)])
+        chunks = []
+        # Strictly more than a chunk: the last full one might be the sentence's last.
+        while len(self._pending) > self._next_size:
+            chunks.append(self._take(self._next_size, last=False))
+        return chunks
+
+    def end_sentence(self) -> list[LipSyncChunk]:
+        """The sentence's TTS is done: emit what is left, padded, marked last of its sentence."""
+        chunks = []
+        while len(self._pending) > self._next_size:
+            chunks.append(self._take(self._next_size, last=False))
+        if len(self._pending):  # never empty after audio: `push` always keeps some back
+            self._pending = pad_to_whole_frames(self._pending)
+            chunks.append(self._take(len(self._pending), last=True))
+        self._sentence += 1
+        return chunks
+
+    def _take(self, size: int, *, last: bool) -> LipSyncChunk:
+        pcm, self._pending = self._pending[:size].copy(), self._pending[size:]
+        chunk = LipSyncChunk(
+            pcm=pcm,
+            first_frame=self._frames_done,
+            left_audio=left_context(self._history, ms=self.context_ms),
+            sentence=self._sentence,
+            is_last_of_sentence=last,
+        )
+        self._frames_done += -(-size // SAMPLES_PER_FRAME)
+        keep = int(self.context_ms * SAMPLE_RATE / 1000.0)
+        self._history = np.concatenate([self._history, pcm])[-keep:] if keep else self._history
+        return chunk

@@ -1,0 +1,66 @@
+"""Lip-sync through Celery: queue one task per chunk; cancel a turn with its Redis key and revokes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from uuid import UUID
+
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
+
+from avatarsite import redis_clients
+from conversation.reply.audio_chunks import LipSyncChunk
+from conversation.reply.ports import AvatarRuntime
+from lipsync_worker.cancel import CANCEL_TTL_S, cancel_key
+from lipsync_worker.tasks import enqueue_render, revoke_renders
+
+log = logging.getLogger(__name__)
+
+# Publishing to the broker is blocking I/O: one thread keeps it off the event loop and in order.
+_publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lipsync-publish")
+
+
+class CeleryRenderQueue:
+    """Chunks of one session go to the `lipsync` queue; frames come back to `channel`."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+    async def submit(
+        self,
+        *,
+        avatar: AvatarRuntime,
+        turn_id: UUID,
+        seq: int,
+        chunk: LipSyncChunk,
+        idle_start: int,
+    ) -> str:
+        kwargs = {
+            "channel": self.channel,
+            "avatar_id": avatar.id,
+            "baked_checksum": avatar.baked_checksum,
+            "renderer": avatar.renderer,
+            "turn_id": str(turn_id),
+            "seq": seq,
+            "audio": chunk.pcm.tobytes(),
+            "idle_start": idle_start,
+            "turn_frame": chunk.first_frame,
+            "left_audio": chunk.left_audio.tobytes(),
+        }
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_publisher, lambda: enqueue_render(**kwargs))
+
+    async def cancel(self, *, turn_id: UUID, task_ids: list[str]) -> None:
+        """Workers check the key between batches; revoked tasks still queued never start.
+
+        Best effort: with Redis away the renders run on, and the session's gate drops their media.
+        """
+        try:
+            await redis_clients.async_client().set(cancel_key(str(turn_id)), b"1", ex=CANCEL_TTL_S)
+            if task_ids:
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(_publisher, lambda: revoke_renders(task_ids))
+        except (RedisError, KombuError) as error:
+            log.warning("renders of turn %s not cancelled (%s)", turn_id, type(error).__name__)

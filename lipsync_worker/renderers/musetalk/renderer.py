@@ -1,0 +1,187 @@
+"""MuseTalk v1.5 as a LipSyncRenderer: one UNet pass per frame in latent space, blended on the idle cycle.
+
+Bake encodes every idle-cycle face crop twice with the VAE: with its lower half blacked out
+(what to inpaint) and whole (the reference identity). Render pairs each output frame with
+its idle-cycle frame, conditions the UNet on the frame's audio window, decodes, and pastes
+the result through the soft lower-face mask so only the mouth region changes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import torch
+
+from lipsync_worker import artifacts as store
+from lipsync_worker.contract import (
+    Baked,
+    BakeSource,
+    Box,
+    CancelCheck,
+    RenderCancelled,
+    RenderedFrame,
+    StreamState,
+    frames_for_samples,
+)
+from lipsync_worker.renderers.musetalk.audio_features import frame_features
+from lipsync_worker.renderers.musetalk.models import MuseTalkModels, load_models
+
+CROP_SIZE = 256  # MuseTalk is trained on 256 x 256 face crops (32 x 32 latents)
+
+
+class PreparedAvatar(Protocol):
+    """What `lipsync_worker.baking.prepare` hands back (only the fields used here)."""
+
+    frames: np.ndarray
+    face_boxes: list[Box]
+    crop_size: int
+    mask: np.ndarray
+    mouth_box: Any
+
+
+PrepareFn = Callable[..., PreparedAvatar]
+
+
+def _baking_prepare(source: BakeSource, *, crop_size: int) -> PreparedAvatar:
+    baking: Any = importlib.import_module("lipsync_worker.baking")
+    prepared: PreparedAvatar = baking.prepare(source, crop_size=crop_size)
+    return prepared
+
+
+def face_crops(frames: np.ndarray, boxes: list[Box], size: int) -> np.ndarray:
+    """The face crop of every frame, resized to size x size: N x size x size x 3 uint8."""
+    crops = np.empty((len(boxes), size, size, 3), dtype=np.uint8)
+    height, width = frames.shape[1:3]
+    for i, box in enumerate(boxes):
+        if box.x < 0 or box.y < 0 or box.x + box.w > width or box.y + box.h > height or not box.w:
+            # Rendered crops are pasted back at the box, so it must lie inside the frame.
+            raise ValueError(
+                f"face box {box} of frame {i} is not inside the {width}x{height} frame"
+            )
+        patch = frames[i, box.y : box.y + box.h, box.x : box.x + box.w]
+        shrinking = box.w > size or box.h > size
+        interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+        crops[i] = cv2.resize(patch, (size, size), interpolation=interpolation)
+    return crops
+
+
+def without_lower_half(crops: np.ndarray) -> np.ndarray:
+    """The UNet's inpainting input: the crop with its lower half black, as in training."""
+    masked = crops.copy()
+    masked[:, crops.shape[1] // 2 :] = 0
+    return masked
+
+
+def blend(idle_patch: np.ndarray, generated: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Paste a generated crop onto the idle frame's face patch through the soft mask."""
+    h, w = idle_patch.shape[:2]
+    face = cv2.resize(generated, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    alpha = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)[..., None]
+    mixed = idle_patch.astype(np.float32) * (1.0 - alpha) + face * alpha
+    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+
+
+class MuseTalkRenderer:
+    """Bakes avatars into VAE latents and renders audio chunks with the MuseTalk v1.5 UNet."""
+
+    kind = "musetalk"
+
+    def __init__(
+        self,
+        models: MuseTalkModels | str | Path,
+        *,
+        batch_size: int = 8,
+        device: torch.device | str | None = None,
+        prepare: PrepareFn | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.models = (
+            models if isinstance(models, MuseTalkModels) else load_models(models, device=device)
+        )
+        self.batch_size = batch_size
+        self._prepare: PrepareFn = prepare or _baking_prepare
+
+    def bake(self, source: BakeSource) -> Baked:
+        prepared = self._prepare(source, crop_size=CROP_SIZE)
+        crops = face_crops(prepared.frames, list(prepared.face_boxes), CROP_SIZE)
+        masked, reference = [], []
+        with torch.inference_mode():
+            for start in range(0, len(crops), self.batch_size):
+                batch = crops[start : start + self.batch_size]
+                masked.append(self.models.encode_crops(without_lower_half(batch)))
+                reference.append(self.models.encode_crops(batch))
+        mask: np.ndarray = np.asarray(prepared.mask, dtype=np.float32)
+        if mask.shape[:2] != (CROP_SIZE, CROP_SIZE):
+            mask = cv2.resize(mask, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_LINEAR)
+        arrays = {
+            "masked_latents": np.concatenate(masked),
+            "reference_latents": np.concatenate(reference),
+            "mask": np.clip(mask, 0.0, 1.0),
+        }
+        mouth_box = prepared.mouth_box
+        extra = {"crop_size": CROP_SIZE, "mouth_box": _box_list(mouth_box) if mouth_box else None}
+        return store.save(
+            self.kind, source.out_dir, prepared.frames, list(prepared.face_boxes), arrays, extra
+        )
+
+    def load(self, out_dir: Path) -> Baked:
+        return store.load(self.kind, out_dir)
+
+    def render(
+        self,
+        baked: Baked,
+        audio: np.ndarray,
+        state: StreamState,
+        should_cancel: CancelCheck,
+    ) -> Iterator[list[RenderedFrame]]:
+        features: torch.Tensor | None = None
+        n_frames = frames_for_samples(len(audio))
+        cycle = baked.frame_count
+        masked = baked.arrays["masked_latents"]
+        reference = baked.arrays["reference_latents"]
+        mask = baked.arrays["mask"]
+        for start in range(0, n_frames, self.batch_size):
+            if should_cancel():
+                raise RenderCancelled(f"cancelled before frame {state.turn_frame + start}")
+            stop = min(start + self.batch_size, n_frames)
+            idle = [state.idle_index(j, cycle) for j in range(start, stop)]
+            with torch.inference_mode():
+                if features is None:
+                    features = frame_features(
+                        self.models, audio, state.left_audio, state.turn_frame
+                    )
+                generated = self._generate(masked[idle], reference[idle], features[start:stop])
+            yield [
+                self._frame(baked, state.turn_frame + j, i, image, mask)
+                for j, i, image in zip(range(start, stop), idle, generated, strict=True)
+            ]
+
+    def _generate(
+        self, masked: np.ndarray, reference: np.ndarray, audio: torch.Tensor
+    ) -> np.ndarray:
+        m = self.models
+        latents = torch.from_numpy(np.concatenate([masked, reference], axis=1))
+        latents = latents.to(m.device, m.dtype)
+        timestep = torch.zeros(1, dtype=torch.long, device=m.device)
+        predicted = m.unet(latents, timestep, encoder_hidden_states=audio.to(m.dtype)).sample
+        return m.decode_latents(predicted)
+
+    @staticmethod
+    def _frame(
+        baked: Baked, index: int, idle_index: int, generated: np.ndarray, mask: np.ndarray
+    ) -> RenderedFrame:
+        box = baked.face_boxes[idle_index]
+        patch = baked.frames[idle_index, box.y : box.y + box.h, box.x : box.x + box.w]
+        return RenderedFrame(
+            index=index, idle_index=idle_index, box=box, image=blend(patch, generated, mask)
+        )
+
+
+def _box_list(box: Any) -> list[int]:
+    return [int(box.x), int(box.y), int(box.w), int(box.h)]

@@ -1,0 +1,550 @@
+"""The session and its turns without a server: scripted LLM, TTS and lip-sync with timings.
+
+The real stack is exercised in test_live.py; here the exact order of events is pinned down,
+including after an interruption, and every fallback is forced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+import pytest
+
+from contracts.media import SAMPLES_PER_FRAME
+from conversation.dialogue.session import Session, Transport
+from conversation.llm.base import FaqMatch, LlmError, LlmErrorKind, LlmRequest
+from conversation.protocol import Interrupt, MediaChunk, MediaKind, Text
+from conversation.reply import clips
+from conversation.reply.ports import AvatarRuntime, TurnTimeouts
+from conversation.reply.turn import TurnContext
+from conversation.tts.base import TtsError, TtsErrorKind
+
+AVATAR = AvatarRuntime(
+    id=1,
+    slug="demo",
+    name="Demo",
+    baked_checksum="c" * 64,
+    renderer="cpu",
+    tts_backend="espeak",
+    voice="en-us",
+    language="en",
+    languages=("en",),
+    persona="",
+    geometry={"idle_frames": 100},
+)
+
+
+class ScriptedLlm:
+    name = "scripted"
+
+    def __init__(
+        self,
+        deltas: list[str],
+        *,
+        delay: float = 0.0,
+        first_delay: float = 0.0,
+        fail_with: LlmError | None = None,
+        faq: dict[str, str] | None = None,
+    ) -> None:
+        self.deltas, self.delay, self.first_delay = deltas, delay, first_delay
+        self.fail_with, self.faq = fail_with, faq or {}
+        self.closed = 0
+
+    def match(self, question: str, language: str) -> FaqMatch | None:
+        answer = self.faq.get(question)
+        return FaqMatch(entry_id=7, answer=answer, score=0.9) if answer else None
+
+    async def stream(self, request: LlmRequest) -> AsyncIterator[str]:
+        try:
+            await asyncio.sleep(self.first_delay)
+            if self.fail_with:
+                raise self.fail_with
+            for delta in self.deltas:
+                yield delta
+                await asyncio.sleep(self.delay)
+        finally:
+            self.closed += 1
+
+
+class ToneTts:
+    """0.25 s of tone per word, in 50 ms blocks; `fail` makes every sentence fail."""
+
+    name = "tone"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.spoken: list[str] = []
+
+    async def synthesize(
+        self, text: str, *, voice: str, language: str
+    ) -> AsyncIterator[np.ndarray]:
+        if self.fail:
+            raise TtsError(TtsErrorKind.MISSING_PROGRAM, "no synthesizer")
+        self.spoken.append(text)
+        blocks = max(1, len(text.split())) * 5
+        for _ in range(blocks):
+            await asyncio.sleep(0)
+            yield np.full(800, 1000, dtype=np.int16)
+
+
+@dataclass
+class FakeLipSync:
+    """Answers each chunk through `session.on_lipsync`, as the channel layer would.
+
+    With `hold`, chunks wait until the test calls `release()`, which answers them all at once.
+    """
+
+    delay: float = 0.01
+    fail: bool = False
+    hold: bool = False
+    session: Session | None = None
+    submitted: list[tuple[UUID, int]] = field(default_factory=list)
+    cancelled: list[tuple[UUID, list[str]]] = field(default_factory=list)
+    held: list[tuple[UUID, int, int]] = field(default_factory=list)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def submit(
+        self, *, avatar: Any, turn_id: UUID, seq: int, chunk: Any, idle_start: int
+    ) -> str:
+        self.submitted.append((turn_id, seq))
+        frames = len(chunk.pcm) // SAMPLES_PER_FRAME
+        if self.hold:
+            self.held.append((turn_id, seq, frames))
+        else:
+            task = asyncio.create_task(self._answer(turn_id, seq, frames))
+            self._tasks.add(task)
+        return f"task-{turn_id}-{seq}"
+
+    def release(self) -> None:
+        """Answer every held chunk now, without yielding to the event loop."""
+        held, self.held = self.held, []
+        for turn_id, seq, frames in held:
+            self._reply(turn_id, seq, frames)
+
+    async def _answer(self, turn_id: UUID, seq: int, frames: int) -> None:
+        await asyncio.sleep(self.delay)
+        self._reply(turn_id, seq, frames)
+
+    def _reply(self, turn_id: UUID, seq: int, frames: int) -> None:
+        assert self.session is not None
+        if self.fail:
+            self.session.on_lipsync(
+                {"type": "lipsync.failed", "turn_id": str(turn_id), "seq": seq, "reason": "x"}
+            )
+            return
+        self.session.on_lipsync(
+            {
+                "type": "lipsync.frames",
+                "turn_id": str(turn_id),
+                "seq": seq,
+                "part": 0,
+                "parts": 1,
+                "first_frame": 0,
+                "idle_indices": list(range(frames)),
+                "boxes": [[0, 0, 8, 8]] * frames,
+                "jpegs": [b"\xff\xd8jpeg"] * frames,
+                "render_ms": 1.0,
+            }
+        )
+
+    async def cancel(self, *, turn_id: UUID, task_ids: list[str]) -> None:
+        self.cancelled.append((turn_id, task_ids))
+
+
+class MemoryClips:
+    def __init__(self) -> None:
+        self.stored: dict[str, clips.StoredClip] = {}
+        self.saves = 0
+
+    async def lookup(self, cache_key: str) -> clips.StoredClip | None:
+        return self.stored.get(cache_key)
+
+    async def save(
+        self, *, cache_key: str, avatar: Any, faq_entry_id: int | None, clip: clips.StoredClip
+    ) -> None:
+        self.saves += 1
+        self.stored.setdefault(cache_key, clip)
+
+
+class ListRecorder:
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    async def finish(self, turn: Any, **fields: Any) -> None:
+        self.records.append({"turn": turn, **fields})
+
+
+class Wire:
+    """What the client receives, decoded, in order."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    async def text(self, data: str) -> None:
+        self.items.append(json.loads(data))
+
+    async def binary(self, data: bytes) -> None:
+        self.items.append(MediaChunk.unpack(data))
+
+    def kinds(self) -> list[str]:
+        return [
+            f"media:{i.kind.name.lower()}"
+            if isinstance(i, MediaChunk)
+            else (f"state:{i['state']}" if i["type"] == "state" else i["type"])
+            for i in self.items
+        ]
+
+
+def make_session(
+    llm: Any,
+    tts: Any = None,
+    lipsync: FakeLipSync | None = None,
+    store: MemoryClips | None = None,
+    **timeouts: float,
+) -> tuple[Session, Wire, FakeLipSync, ListRecorder]:
+    wire, recorder = Wire(), ListRecorder()
+    lipsync = lipsync or FakeLipSync()
+    store = store or MemoryClips()
+    limits = TurnTimeouts(**{"max_lead_s": 100.0, **timeouts})
+    session = Session(
+        context_factory=lambda s: TurnContext(
+            AVATAR, llm, tts or ToneTts(), lipsync, store, limits, s
+        ),
+        transport=Transport(send_text=wire.text, send_bytes=wire.binary),
+        recorder=recorder,  # type: ignore[arg-type]
+    )
+    lipsync.session = session
+    return session, wire, lipsync, recorder
+
+
+async def drive(
+    session: Session,
+    wire: Wire,
+    script: list[tuple[float, Any]],
+    until: str = "turn_end",
+    count: int = 1,
+    timeout: float = 10,
+) -> None:
+    runner = asyncio.create_task(session.run())
+    for delay, message in script:
+        await asyncio.sleep(delay)
+        session.offer(message)
+    async with asyncio.timeout(timeout):
+        while sum(1 for i in wire.items if isinstance(i, dict) and i["type"] == until) < count:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    runner.cancel()
+    await session.close()
+
+
+async def test_a_turn_streams_subtitle_then_media_in_order_then_ends() -> None:
+    llm = ScriptedLlm(["Hello there, my friend. ", "We open at nine. ", "Goodbye!"], delay=0.01)
+    session, wire, lipsync, recorder = make_session(llm)
+    await drive(session, wire, [(0, Text(type="text", text="hi"))])
+    kinds = wire.kinds()
+    assert kinds[:3] == ["state:thinking", "subtitle", "media:chunk"]
+    assert kinds.index("state:speaking") == 3
+    assert kinds[-3:] == ["media:end", "turn_end", "state:idle"]
+    media = [i for i in wire.items if isinstance(i, MediaChunk)]
+    assert [m.seq for m in media] == list(range(len(media)))
+    assert [s["text"] for s in wire.items if isinstance(s, dict) and s["type"] == "subtitle"] == [
+        "Hello there, my friend.",
+        "We open at nine.",
+        "Goodbye!",
+    ]
+    end = next(i for i in wire.items if isinstance(i, dict) and i["type"] == "turn_end")
+    assert end["fallbacks"] == [] and end["ttfw_ms"] > 0 and not end["cache_hit"]
+    [record] = recorder.records
+    assert [t[0] for t in record["transitions"]] == ["thinking", "speaking", "idle"]
+    assert not record["interrupted"]
+
+
+async def test_interrupt_sends_interrupted_and_nothing_of_the_turn_after_it() -> None:
+    llm = ScriptedLlm([f"Sentence number {i} is here. " for i in range(30)], delay=0.02)
+    lipsync = FakeLipSync(hold=True)  # frames come only when the test releases them
+    session, wire, _, recorder = make_session(llm, lipsync=lipsync, lipsync_s=60.0)
+    runner = asyncio.create_task(session.run())
+    session.offer(Text(type="text", text="tell me"))
+    async with asyncio.timeout(10):
+        while not lipsync.held:
+            await asyncio.sleep(0.01)
+        lipsync.release()  # the first chunks get their frames and play
+        while "media:chunk" not in wire.kinds() or not lipsync.held:
+            await asyncio.sleep(0.01)
+    session.offer(Interrupt(type="interrupt"))  # while later chunks are still rendering
+    async with asyncio.timeout(10):
+        while wire.kinds()[-1:] != ["state:idle"]:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    runner.cancel()
+    await session.close()
+    kinds = wire.kinds()
+    cut = kinds.index("interrupted")
+    assert kinds[cut - 1] == "state:interrupted" and kinds[cut + 1 :] == ["state:idle"]
+    assert "media:chunk" in kinds[:cut]
+    assert llm.closed == 1  # the LLM stream was closed
+    [(turn_id, task_ids)] = lipsync.cancelled
+    assert task_ids  # chunks still rendering were revoked
+    [record] = recorder.records
+    assert record["interrupted"] and record["barge_in_ms"] is not None
+    assert [t[0] for t in record["transitions"]] == ["thinking", "speaking", "interrupted"]
+
+
+async def test_a_barge_in_in_the_same_instant_as_frames_arrive_still_stops_the_turn() -> None:
+    """Frames that wake the turn in the very loop turn its cancellation arrives must not swallow
+    the cancellation (Python 3.11's `asyncio.wait_for` does): the barge-in would never finish
+    and the session would answer nothing ever again."""
+    llm = ScriptedLlm([f"Sentence number {i} is here. " for i in range(30)], delay=0.02)
+    lipsync = FakeLipSync(hold=True)
+    session, wire, _, recorder = make_session(llm, lipsync=lipsync, lipsync_s=60.0)
+    runner = asyncio.create_task(session.run())
+    session.offer(Text(type="text", text="tell me"))
+    async with asyncio.timeout(10):
+        while len(lipsync.held) < 2:  # the turn now waits for frames
+            await asyncio.sleep(0.01)
+    lipsync.release()  # wakes the turn's emitter in the same instant as the barge-in cancels it
+    stopping = asyncio.create_task(session.interrupt_for_server())
+    # Not a timeout around the await: cancelling a task that awaits the stuck turn cannot end it.
+    done, _ = await asyncio.wait({stopping}, timeout=10)
+    assert done, "the barge-in never finished: the turn swallowed its cancellation"
+    turns = [t for t in asyncio.all_tasks() if t.get_name().startswith("turn-")]
+    assert all(t.done() for t in turns), "the interrupted turn is still running"
+    assert wire.kinds()[-2:] == ["state:interrupted", "interrupted"]
+    assert recorder.records[0]["interrupted"]
+
+    lipsync.hold = False
+    session.offer(Text(type="text", text="again"))  # and the session still answers
+    async with asyncio.timeout(10):
+        while "turn_end" not in wire.kinds():
+            await asyncio.sleep(0.01)
+    runner.cancel()
+    await session.close()
+
+
+async def test_a_new_question_while_speaking_interrupts_then_answers() -> None:
+    llm = ScriptedLlm([f"Part {i} of a long answer. " for i in range(20)], delay=0.02)
+    session, wire, _, recorder = make_session(llm)
+    await drive(
+        session, wire, [(0, Text(type="text", text="one")), (0.3, Text(type="text", text="two"))]
+    )
+    states = [k for k in wire.kinds() if k.startswith("state:") or k == "interrupted"]
+    assert states[:4] == ["state:thinking", "state:speaking", "state:interrupted", "interrupted"]
+    assert states[4] == "state:thinking"
+    first_turn = recorder.records[0]["turn"].turn_id
+    after = wire.items[wire.kinds().index("interrupted") :]
+    assert not [m for m in after if isinstance(m, MediaChunk) and m.turn_id == first_turn]
+
+
+async def test_late_first_token_plays_one_moment_then_the_answer() -> None:
+    llm = ScriptedLlm(["Here it is."], first_delay=0.4)
+    session, wire, _, _ = make_session(llm, llm_first_token_s=0.1)
+    await drive(session, wire, [(0, Text(type="text", text="slow"))])
+    subtitles = [i["text"] for i in wire.items if isinstance(i, dict) and i["type"] == "subtitle"]
+    assert subtitles == ["One moment, please.", "Here it is."]
+    end = next(i for i in wire.items if isinstance(i, dict) and i["type"] == "turn_end")
+    assert end["fallbacks"] == ["one_moment"]
+
+
+@pytest.mark.parametrize("kind", [LlmErrorKind.HTTP_STATUS, LlmErrorKind.BAD_STREAM])
+async def test_llm_failure_answers_with_the_handoff(kind: LlmErrorKind) -> None:
+    llm = ScriptedLlm([], fail_with=LlmError(kind, "boom"))
+    session, wire, _, _ = make_session(llm)
+    await drive(session, wire, [(0, Text(type="text", text="q"))])
+    subtitles = [i["text"] for i in wire.items if isinstance(i, dict) and i["type"] == "subtitle"]
+    assert "colleague" in " ".join(subtitles)
+    end = next(i for i in wire.items if isinstance(i, dict) and i["type"] == "turn_end")
+    assert end["fallbacks"] == ["handoff"]
+
+
+async def test_tts_failure_gives_subtitles_only() -> None:
+    session, wire, lipsync, _ = make_session(
+        ScriptedLlm(["First one. Second one."]), tts=ToneTts(fail=True)
+    )
+    await drive(session, wire, [(0, Text(type="text", text="q"))])
+    assert [k for k in wire.kinds() if k.startswith("media")] == ["media:end"]
+    subtitles = [i["text"] for i in wire.items if isinstance(i, dict) and i["type"] == "subtitle"]
+    assert subtitles == ["First one.", "Second one."]
+    end = next(i for i in wire.items if isinstance(i, dict) and i["type"] == "turn_end")
+    assert end["fallbacks"] == ["subtitles_only"] and end["ttfw_ms"] is None
+    assert not lipsync.submitted
+
+
+@pytest.mark.parametrize(
+    "lipsync", [FakeLipSync(fail=True), FakeLipSync(delay=5.0)], ids=["failed", "late"]
+)
+async def test_lipsync_failure_or_lateness_sends_audio_over_the_idle_loop(
+    lipsync: FakeLipSync,
+) -> None:
+    session, wire, _, _ = make_session(
+        ScriptedLlm(["Just audio then."]), lipsync=lipsync, lipsync_s=0.2
+    )
+    await drive(session, wire, [(0, Text(type="text", text="q"))])
+    media = [i for i in wire.items if isinstance(i, MediaChunk)]
+    assert {m.kind for m in media[:-1]} == {MediaKind.AUDIO}
+    end = next(i for i in wire.items if isinstance(i, dict) and i["type"] == "turn_end")
+    assert end["fallbacks"] == ["audio_only"]
+
+
+async def test_faq_answer_is_stored_once_then_replayed_from_the_cache() -> None:
+    llm = ScriptedLlm([], faq={"hours?": "We open at nine. We close at six."})
+    store = MemoryClips()
+    session, wire, lipsync, _ = make_session(llm, store=store)
+    await drive(session, wire, [(0, Text(type="text", text="hours?"))])
+    first = [i for i in wire.items if isinstance(i, MediaChunk)]
+    assert store.saves == 1 and len(store.stored) == 1
+    submitted = len(lipsync.submitted)
+
+    session, wire, lipsync2, _ = make_session(llm, store=store)
+    await drive(session, wire, [(0, Text(type="text", text="hours?"))])
+    replay = [i for i in wire.items if isinstance(i, MediaChunk)]
+    end = next(i for i in wire.items if isinstance(i, dict) and i["type"] == "turn_end")
+    assert end["cache_hit"] and not lipsync2.submitted and submitted
+    assert [(m.seq, m.audio, m.frames) for m in replay] == [
+        (m.seq, m.audio, m.frames) for m in first
+    ]
+    assert replay[0].turn_id != first[0].turn_id
+    subtitles = [i["text"] for i in wire.items if isinstance(i, dict) and i["type"] == "subtitle"]
+    assert subtitles == ["We open at nine.", "We close at six."]
+
+
+async def test_voice_gives_partial_transcripts_then_the_final_one_and_answers() -> None:
+    from conversation.asr.pocketsphinx_backend import PocketsphinxAsr
+    from conversation.dialogue.session import AudioFrame
+    from conversation.protocol import AudioStart
+    from conversation.voice.recognizer import LocalRecognizer
+    from conversation.voice.vad import SileroProbability, VoiceActivity
+    from tests.speech_audio import espeak_pcm16
+
+    silero = SileroProbability()
+    session, wire, _, recorder = make_session(ScriptedLlm(["We open at nine."]))
+    session.context.recognizer = LocalRecognizer(PocketsphinxAsr())
+    session.context.voice_input = lambda: VoiceActivity(silero.new_stream)
+    speech = espeak_pcm16(
+        "I would like to know what your opening hours are on Saturday, please.",
+        silence_before=0.5, silence_after=1.0,
+    )
+    script: list[tuple[float, Any]] = [(0, AudioStart(type="audio_start", sample_rate=16000, encoding="pcm_s16le", channels=1))]
+    script += [(0.02, AudioFrame(speech[i : i + 320])) for i in range(0, len(speech), 320)]
+    await drive(session, wire, script, timeout=30)
+    transcripts = [i for i in wire.items if isinstance(i, dict) and i["type"] == "transcript"]
+    assert len(transcripts) >= 2
+    assert [t["final"] for t in transcripts] == [False] * (len(transcripts) - 1) + [True]
+    assert len({t["turn_id"] for t in transcripts}) == 1
+    kinds = wire.kinds()
+    assert kinds[0] == "state:listening" and kinds.index("state:thinking") > kinds.index("transcript")
+    assert kinds[-3:] == ["media:end", "turn_end", "state:idle"]
+    [record] = recorder.records
+    assert record["turn"].input_kind == "voice" and "asr_ms" in record["turn"].stage_ms
+
+
+async def test_the_reply_follows_the_recognised_language_when_the_avatar_speaks_it() -> None:
+    import dataclasses
+
+    from conversation.asr.base import Transcript
+    from conversation.dialogue.session import AudioFrame
+    from conversation.protocol import AudioStart
+    from conversation.voice.vad import SileroProbability, VoiceActivity
+    from tests.speech_audio import espeak_pcm16
+
+    class GermanRecognizer:
+        async def recognize(self, audio: Any, *, language: str | None, hints: Any) -> Transcript:
+            assert language is None  # several languages allowed: the recogniser detects
+            return Transcript(text="Wann haben Sie geöffnet?", final=True, language="de", confidence=None)
+
+    class RecordingLlm(ScriptedLlm):
+        async def stream(self, request: LlmRequest) -> AsyncIterator[str]:
+            self.languages = [*getattr(self, "languages", []), request.language]
+            async for delta in super().stream(request):
+                yield delta
+
+    silero = SileroProbability()
+    llm = RecordingLlm(["Von neun bis sechs."])
+    session, wire, _, _ = make_session(llm)
+    session.context.avatar = dataclasses.replace(AVATAR, languages=("en", "de"))
+    session.context.recognizer = GermanRecognizer()
+    session.context.voice_input = lambda: VoiceActivity(silero.new_stream)
+    speech = espeak_pcm16("Wann haben Sie geöffnet?", voice="de", silence_before=0.3, silence_after=0.8)
+    script: list[tuple[float, Any]] = [(0, AudioStart(type="audio_start", sample_rate=16000, encoding="pcm_s16le", channels=1))]
+    script += [(0.02, AudioFrame(speech[i : i + 320])) for i in range(0, len(speech), 320)]
+    await drive(session, wire, script, timeout=20)
+    assert llm.languages == ["de"]
+
+
+class PausingRecognizer:
+    """Answers `texts` in call order after `delay`; notes whether the turn was already thinking
+    (its end confirmed) when each call came, and which calls were cancelled."""
+
+    def __init__(self, wire: Wire, texts: list[str], delay: float = 0.1) -> None:
+        self.wire, self.texts, self.delay = wire, texts, delay
+        self.calls: list[bool] = []
+        self.cancelled: list[int] = []
+
+    async def recognize(self, audio: Any, *, language: str | None, hints: Any) -> Any:
+        from conversation.asr.base import Transcript
+
+        call = len(self.calls)
+        self.calls.append("state:thinking" in self.wire.kinds())
+        try:
+            await asyncio.sleep(self.delay)
+        except asyncio.CancelledError:
+            self.cancelled.append(call)
+            raise
+        return Transcript(text=self.texts[call], final=True, language="en", confidence=None)
+
+
+def scripted_voice(script: list[float]) -> list[tuple[float, Any]]:
+    """Audio frames (20 ms, real-time pace) for a VAD whose speech probability per 32 ms
+    window is `script`."""
+    from conversation.dialogue.session import AudioFrame
+    from conversation.protocol import AudioStart
+    from conversation.voice.vad import WINDOW
+
+    samples = np.zeros(len(script) * WINDOW, dtype=np.int16)
+    start = AudioStart(type="audio_start", sample_rate=16000, encoding="pcm_s16le", channels=1)
+    frames = [(0.02, AudioFrame(samples[i : i + 320])) for i in range(0, len(samples), 320)]
+    return [(0.0, start), *frames]
+
+
+def scripted_vad(script: list[float]) -> Any:
+    from conversation.voice.vad import VoiceActivity
+
+    def probability() -> Any:
+        windows = iter(script)
+        return lambda window: next(windows, 0.0)
+
+    return lambda: VoiceActivity(probability, pause_ms=150)
+
+
+async def test_the_utterance_is_recognised_while_the_user_pauses_and_used_at_its_end() -> None:
+    script = [0.9] * 15 + [0.0] * 20
+    session, wire, _, recorder = make_session(ScriptedLlm(["We open at nine."]))
+    recognizer = PausingRecognizer(wire, ["when do you open"])
+    session.context.recognizer = recognizer
+    session.context.voice_input = scripted_vad(script)
+    await drive(session, wire, scripted_voice(script), timeout=20)
+    assert recognizer.calls == [False]  # once, before the end of the turn was confirmed
+    finals = [i["text"] for i in wire.items if isinstance(i, dict) and i.get("final")]
+    assert finals == ["when do you open"]
+    assert "asr_ms" in recorder.records[0]["turn"].stage_ms
+
+
+async def test_speech_resuming_after_a_pause_drops_the_early_recognition(monkeypatch) -> None:
+    monkeypatch.setattr("conversation.dialogue.session.PARTIAL_EVERY_S", 100.0)  # no partials: calls
+    script = [0.9] * 15 + [0.0] * 7 + [0.9] * 10 + [0.0] * 20
+    session, wire, _, recorder = make_session(ScriptedLlm(["We open at nine."]))
+    # Slow enough that the first recognition is still running when speech resumes.
+    recognizer = PausingRecognizer(wire, ["when do", "when do you open on sunday"], delay=3.0)
+    session.context.recognizer = recognizer
+    session.context.voice_input = scripted_vad(script)
+    await drive(session, wire, scripted_voice(script), timeout=20)
+    assert recognizer.calls == [False, False] and recognizer.cancelled == [0]
+    finals = [i["text"] for i in wire.items if isinstance(i, dict) and i.get("final")]
+    assert finals == ["when do you open on sunday"]
+    [record] = recorder.records
+    assert not record["interrupted"]
