@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
@@ -26,13 +27,36 @@ class AvatarUnavailable(Exception):
         self.message = message
 
 
+@dataclass(frozen=True)
+class ConsentWindow:
+    """Whether an avatar may be baked or shown at a moment, and until when (None: no end)."""
+
+    valid: bool
+    until: datetime | None
+
+
 def consent_valid_for(avatar: Avatar, *, at: datetime | None = None) -> ConsentRecord | None:
     """The consent record that currently allows this avatar, if any."""
     return ConsentRecord.objects.valid(at).filter(avatar=avatar).order_by("-granted_at").first()
 
 
+def consent_window(avatar_id: int, *, at: datetime | None = None) -> ConsentWindow:
+    """The one reading of consent every path uses: valid now, and the latest end among the
+    valid records (an open-ended record means no end). An unknown avatar has none."""
+    ends = list(
+        ConsentRecord.objects.valid(at)
+        .filter(avatar_id=avatar_id)
+        .values_list("expires_at", flat=True)
+    )
+    if not ends:
+        return ConsentWindow(valid=False, until=None)
+    if any(end is None for end in ends):
+        return ConsentWindow(valid=True, until=None)
+    return ConsentWindow(valid=True, until=max(end for end in ends if end is not None))
+
+
 def avatar_has_valid_consent(avatar: Avatar, *, at: datetime | None = None) -> bool:
-    return consent_valid_for(avatar, at=at) is not None
+    return consent_window(avatar.pk, at=at).valid
 
 
 def avatar_get_usable(*, slug: str) -> Avatar:
@@ -60,3 +84,21 @@ def faq_entries_for(avatar: Avatar, *, language: str | None = None) -> QuerySet[
     if language:
         entries = entries.filter(language=language)
     return entries.order_by("-priority", "pk")
+
+
+def avatar_get(avatar_id: int) -> Avatar | None:
+    return Avatar.objects.filter(pk=avatar_id).first()
+
+
+def avatar_get_baked(avatar_id: int, baked_checksum: str) -> Avatar:
+    """The avatar as baked with this checksum (raises Avatar.DoesNotExist after a re-bake)."""
+    return Avatar.objects.get(pk=avatar_id, baked_checksum=baked_checksum)
+
+
+def avatars_baked_ready() -> QuerySet[Avatar]:
+    """Ready avatars with baked artifacts: what a lipsync worker loads when it starts."""
+    return Avatar.objects.filter(status=Avatar.Status.READY).exclude(baked_checksum="")
+
+
+def faq_entry_get(entry_id: int) -> FAQEntry:
+    return FAQEntry.objects.get(pk=entry_id)

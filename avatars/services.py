@@ -18,12 +18,11 @@ from django.utils import timezone
 from avatars.models import Avatar, CannedClip, ConsentEvent, ConsentRecord, TurnRecord
 from avatars.selectors import avatar_has_valid_consent, faq_entries_for
 from avatarsite.celery import app as celery_app
+from contracts.messages import BAKE_TASK, PRERENDER_TASK
 
 log = logging.getLogger(__name__)
 
-BAKE_TASK = "lipsync_worker.tasks.bake_avatar"
 EXPIRY_ACTOR = "system: expiry"
-PRERENDER_TASK = "conversation.tasks.prerender_faq_clip"
 
 
 class ConsentMissing(Exception):
@@ -265,6 +264,13 @@ def avatar_bake_failed(*, avatar_id: int, reason: str) -> None:
     Avatar.objects.filter(pk=avatar_id).update(
         status=Avatar.Status.FAILED, status_reason=reason[:300], updated_at=timezone.now()
     )
+
+
+def canned_clips_clear() -> int:
+    """Forget every canned answer (the benchmark measures live answers after it); files stay
+    until the retention sweep, rows go now so the next answer is rendered again."""
+    deleted, _ = CannedClip.objects.all().delete()
+    return deleted
 
 
 def faq_clips_prerender_request(*, avatar: Avatar) -> int:

@@ -172,7 +172,7 @@ CELERY_TASK_ROUTES = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Ten broker priorities (0 is taken first): a chunk's priority is how far into its answer it
 # plays, so a new answer's first chunk is rendered before later chunks of answers already
-# playing (lipsync_worker.tasks.render_priority).
+# playing (contracts.messages.RenderRequest.priority).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600, "priority_steps": list(range(10))}
 CELERY_WORKER_SEND_TASK_EVENTS = True  # Flower shows tasks live
 CELERY_TASK_SEND_SENT_EVENT = True

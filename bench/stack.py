@@ -87,7 +87,7 @@ class Stack:
         self.manage(
             "shell",
             "-c",
-            "from avatars.models import CannedClip; CannedClip.objects.all().delete()",
+            "from avatars.services import canned_clips_clear; canned_clips_clear()",
         )
         return True
 

@@ -10,7 +10,8 @@ from celery import shared_task, signals
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from avatars.models import Avatar
+from avatars.selectors import avatar_get
+from contracts.messages import PRERENDER_TASK, TRANSCRIBE_TASK, AsrResult, TranscribeRequest
 from conversation.asr.base import AsrError
 from conversation.edge.prerender import prerender_answer
 from conversation.voice import models
@@ -18,10 +19,10 @@ from conversation.voice import models
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="conversation.tasks.prerender_faq_clip")
+@shared_task(name=PRERENDER_TASK)
 def prerender_faq_clip(avatar_id: int, faq_entry_id: int) -> None:
     """Store the canned clip of one FAQ answer for one avatar (does nothing if it exists)."""
-    avatar = Avatar.objects.filter(pk=avatar_id).only("slug").first()
+    avatar = avatar_get(avatar_id)
     if avatar is None:
         return
     # async_to_sync, not asyncio.run: the pipeline's database calls then run on this thread.
@@ -30,29 +31,21 @@ def prerender_faq_clip(avatar_id: int, faq_entry_id: int) -> None:
              "stored" if stored else "not stored")
 
 
-@shared_task(name="conversation.tasks.transcribe_utterance", ignore_result=True)
-def transcribe_utterance(
-    *, channel: str, request_id: str, audio: bytes, language: str | None, hints: list[str]
-) -> None:
-    """Recognise one utterance with this worker's resident model; answer on `channel`."""
+@shared_task(name=TRANSCRIBE_TASK, ignore_result=True)
+def transcribe_utterance(**kwargs: object) -> None:
+    """Recognise one utterance with this worker's resident model; answer on its channel."""
+    request = TranscribeRequest.from_kwargs(kwargs)
     backend, _ = models.recognizer()
-    message: dict[str, object] = {"type": "asr.result", "request_id": request_id}
     try:
         result = backend.transcribe(
-            np.frombuffer(audio, dtype=np.int16), language=language, hints=tuple(hints)
+            np.frombuffer(request.audio, dtype=np.int16),
+            language=request.language,
+            hints=request.hints,
         )
-        message.update(text=result.text, language=result.language)
+        answer = AsrResult(request.request_id, text=result.text, language=result.language)
     except AsrError as error:
-        message["error"] = str(error.kind)
-    async_to_sync(get_channel_layer().send)(channel, message)
-
-
-def enqueue_transcription(**kwargs: object) -> str:
-    """Queue a recognition; Flower and logs see sizes, never the audio."""
-    audio = kwargs["audio"]
-    shown = {"request_id": kwargs["request_id"], "audio": f"<{len(audio)} bytes>"}  # type: ignore[arg-type]
-    result = transcribe_utterance.apply_async(kwargs=kwargs, argsrepr="()", kwargsrepr=repr(shown))
-    return str(result.id)
+        answer = AsrResult(request.request_id, error=str(error.kind))
+    async_to_sync(get_channel_layer().send)(request.channel, answer.encode())
 
 
 @signals.worker_ready.connect

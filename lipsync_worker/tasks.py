@@ -23,9 +23,9 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from avatarsite import redis_clients
-from avatarsite.celery import app
+from contracts.messages import BAKE_TASK, RENDER_TASK, RenderFailed, RenderRequest
 from lipsync_worker import artifacts, baking, selection
-from lipsync_worker.cancel import mark_revoked, should_skip, turn_cancelled
+from lipsync_worker.cancel import should_skip, turn_cancelled
 from lipsync_worker.contract import (
     Baked,
     BakeError,
@@ -37,11 +37,10 @@ from lipsync_worker.contract import (
     frames_for_samples,
 )
 from lipsync_worker.resident import ResidentAvatars
-from lipsync_worker.wire import failed_message, frames_messages
+from lipsync_worker.wire import frames_messages
 
 log = logging.getLogger(__name__)
 
-RENDER_TASK = "lipsync_worker.tasks.render_chunk"
 _resident = ResidentAvatars(budget_bytes=settings.LIPSYNC_MEMORY_MB * 1024 * 1024)
 _renderers: dict[str, LipSyncRenderer] = {}
 
@@ -57,13 +56,12 @@ def _private(relative: str) -> Path:
     return Path(settings.PRIVATE_MEDIA_ROOT) / relative
 
 
-@shared_task(name="lipsync_worker.tasks.bake_avatar")
+@shared_task(name=BAKE_TASK)
 def bake_avatar(avatar_id: int) -> None:
     from avatars import services
-    from avatars.models import Avatar
-    from avatars.selectors import avatar_has_valid_consent
+    from avatars.selectors import avatar_get, avatar_has_valid_consent
 
-    avatar = Avatar.objects.filter(pk=avatar_id).first()
+    avatar = avatar_get(avatar_id)
     if avatar is None:
         return
     if not avatar_has_valid_consent(avatar):
@@ -137,30 +135,19 @@ def _geometry(baked: Baked) -> dict[str, Any]:
 
 def resident_baked(avatar_id: int, baked_checksum: str) -> Baked:
     def load() -> Baked:
-        from avatars.models import Avatar
+        from avatars.selectors import avatar_get_baked
 
-        avatar = Avatar.objects.get(pk=avatar_id, baked_checksum=baked_checksum)
+        avatar = avatar_get_baked(avatar_id, baked_checksum)
         return _renderer(avatar.renderer_in_use).load(_private(avatar.baked_path))
 
     return _resident.get((avatar_id, baked_checksum), load)
 
 
 @shared_task(name=RENDER_TASK, ignore_result=True, bind=True)
-def render_chunk(
-    self: Any,
-    *,
-    channel: str,
-    avatar_id: int,
-    baked_checksum: str,
-    renderer: str,
-    turn_id: str,
-    seq: int,
-    audio: bytes,
-    idle_start: int,
-    turn_frame: int,
-    left_audio: bytes = b"",
-) -> None:
+def render_chunk(self: Any, **kwargs: Any) -> None:
     """Render the frames of one audio chunk and send them to the session's channel."""
+    request = RenderRequest.from_kwargs(kwargs)
+    turn_id, seq = request.turn_id, request.seq
     client = redis_clients.sync_client()
     try:
         if should_skip(client, turn_id, self.request.id):
@@ -173,14 +160,14 @@ def render_chunk(
     frames: list[RenderedFrame] = []
     total = 0
     try:
-        baked = resident_baked(avatar_id, baked_checksum)
-        backend = _renderer(renderer)
+        baked = resident_baked(request.avatar_id, request.baked_checksum)
+        backend = _renderer(request.renderer)
         state = StreamState(
-            idle_start=idle_start,
-            turn_frame=turn_frame,
-            left_audio=np.frombuffer(left_audio, dtype=np.int16),
+            idle_start=request.idle_start,
+            turn_frame=request.turn_frame,
+            left_audio=np.frombuffer(request.left_audio, dtype=np.int16),
         )
-        pcm = np.frombuffer(audio, dtype=np.int16)
+        pcm = np.frombuffer(request.audio, dtype=np.int16)
         total = frames_for_samples(len(pcm))
         log.info("rendering turn %s chunk %s: %d frames", turn_id, seq, total)
         for batch in backend.render(baked, pcm, state, lambda: turn_cancelled(client, turn_id)):
@@ -193,15 +180,16 @@ def render_chunk(
     except redis.RedisError as error:  # the cancel check between batches
         return _redis_away(turn_id, seq, error)
     except Exception as error:
-        log.exception("render of avatar %s chunk %s failed", avatar_id, seq)
-        async_to_sync(layer.send)(channel, failed_message(turn_id, seq, type(error).__name__))
+        log.exception("render of avatar %s chunk %s failed", request.avatar_id, seq)
+        failed = RenderFailed(turn_id=turn_id, seq=seq, reason=type(error).__name__)
+        async_to_sync(layer.send)(request.channel, failed.encode())
         return
     render_ms = (time.perf_counter() - started) * 1000
     try:
         if turn_cancelled(client, turn_id):
             return
         for message in frames_messages(turn_id, seq, frames, render_ms):
-            async_to_sync(layer.send)(channel, message)
+            async_to_sync(layer.send)(request.channel, message.encode())
     except redis.RedisError as error:
         _redis_away(turn_id, seq, error)
 
@@ -213,46 +201,15 @@ def _redis_away(turn_id: str, seq: int, error: redis.RedisError) -> None:
     )
 
 
-def revoke_renders(task_ids: list[str]) -> None:
-    """Revoke queued chunk tasks: a Redis mark every worker checks, and Celery's broadcast."""
-    if task_ids:
-        mark_revoked(redis_clients.sync_client(), task_ids)
-        app.control.revoke(task_ids)
-
-
-def render_priority(seq: int) -> int:
-    """The broker priority of a turn's `seq`-th chunk, 0 (taken first) to 9.
-
-    Chunk `seq` plays about `seq` seconds into its answer, while the answer's text is spoken
-    and queued far faster than that: taken in arrival order, a burst of new answers would wait
-    behind the later chunks of the ones before. Taken by priority, every answer's first chunk
-    goes first, and later chunks, which have time, fill the gaps.
-    """
-    return min(seq, 9)
-
-
-def enqueue_render(**kwargs: Any) -> str:
-    """Queue a chunk render; Flower and logs see ids and sizes, never the audio."""
-    shown = {k: v for k, v in kwargs.items() if k not in ("audio", "left_audio")}
-    shown["audio"] = f"<{len(kwargs['audio'])} bytes>"
-    result = render_chunk.apply_async(
-        kwargs=kwargs,
-        priority=render_priority(kwargs["seq"]),
-        argsrepr="()",
-        kwargsrepr=repr(shown),
-    )
-    return str(result.id)
-
-
 @signals.worker_ready.connect
 def warm_up(sender: Any = None, **_: Any) -> None:
     """Load ready avatars into memory before the lipsync worker takes its first chunk."""
     queues = {q.name for q in getattr(getattr(sender, "task_consumer", None), "queues", [])}
     if "lipsync" not in queues:
         return
-    from avatars.models import Avatar
+    from avatars.selectors import avatars_baked_ready
 
-    for avatar in Avatar.objects.filter(status=Avatar.Status.READY).exclude(baked_checksum=""):
+    for avatar in avatars_baked_ready():
         try:
             resident_baked(avatar.pk, avatar.baked_checksum)
         except Exception:

@@ -1,13 +1,13 @@
-"""What the lip-sync worker sends back over the channel layer, and how frames are encoded."""
+"""How a lipsync worker encodes its frames and splits a chunk into messages under the budget."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import cv2
 import numpy as np
 
+from contracts.messages import FramesReady
 from lipsync_worker.contract import RenderedFrame
 
 # The mouth region at 25 fps: 76 looks the same as 82 at the widget's size, and keeps a speaking
@@ -30,11 +30,11 @@ MESSAGE_BUDGET = 600_000  # bytes of JPEG per message; channels-redis refuses ab
 
 def frames_messages(
     turn_id: str, seq: int, frames: Sequence[RenderedFrame], render_ms: float
-) -> list[dict[str, Any]]:
-    """The channel-layer messages carrying one chunk's frames, in order.
+) -> list[FramesReady]:
+    """The messages carrying one chunk's frames back to its session, in order.
 
-    Usually one (a second of face crops is a few hundred kB); more when the crops are large,
-    each marked with its `part` and the total `parts` so the consumer can reassemble the chunk.
+    Usually one (a second of mouth crops is a few hundred kB); more when the crops are large,
+    each with its `part` and the total `parts` so the gateway can reassemble the chunk.
     """
     encoded = [encode_jpeg(f.image) for f in frames]
     groups: list[list[int]] = [[]]
@@ -46,23 +46,16 @@ def frames_messages(
         groups[-1].append(i)
         size += len(jpeg)
     return [
-        {
-            "type": "lipsync.frames",
-            "turn_id": turn_id,
-            "seq": seq,
-            "part": part,
-            "parts": len(groups),
-            "first_frame": frames[group[0]].index if group else 0,
-            "idle_indices": [frames[i].idle_index for i in group],
-            "boxes": [
-                [frames[i].box.x, frames[i].box.y, frames[i].box.w, frames[i].box.h] for i in group
-            ],
-            "jpegs": [encoded[i] for i in group],
-            "render_ms": round(render_ms, 2),
-        }
+        FramesReady(
+            turn_id=turn_id,
+            seq=seq,
+            part=part,
+            parts=len(groups),
+            first_frame=frames[group[0]].index if group else 0,
+            idle_indices=tuple(frames[i].idle_index for i in group),
+            boxes=tuple(frames[i].box for i in group),
+            jpegs=tuple(encoded[i] for i in group),
+            render_ms=round(render_ms, 2),
+        )
         for part, group in enumerate(groups)
     ]
-
-
-def failed_message(turn_id: str, seq: int, reason: str) -> dict[str, Any]:
-    return {"type": "lipsync.failed", "turn_id": turn_id, "seq": seq, "reason": reason}

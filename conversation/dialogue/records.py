@@ -5,11 +5,12 @@ Only ids, timings and outcomes: never the user's words, the answer text, audio o
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from channels.db import database_sync_to_async
@@ -24,6 +25,20 @@ log = logging.getLogger("conversation.turns")
 
 
 class TurnRecorder:
+    """Writes each finished turn's record in the background; `drain` waits for the writes."""
+
+    def __init__(self) -> None:
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def record(self, turn: Turn, **fields: Any) -> None:
+        task = asyncio.create_task(self.finish(turn, **fields))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def drain(self) -> None:
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
     async def finish(
         self,
         turn: Turn,

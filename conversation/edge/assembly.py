@@ -8,20 +8,20 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from avatars.models import Avatar, ConsentRecord
-from avatars.selectors import avatar_get_usable, faq_entries_for
+from avatars.selectors import avatar_get_usable, consent_window, faq_entries_for
 from contracts.media import FPS, Box
+from conversation.canned.store import DjangoClipStore
 from conversation.llm.base import FaqItem, system_prompt
 from conversation.llm.faq import FaqAnswerer
-from conversation.llm.select import DEFAULT_CLAUDE_MODEL, build_llm
+from conversation.llm.select import DEFAULT_CLAUDE_MODEL, build_answering
 from conversation.protocol import AvatarInfo, IdleClip, Ready
-from conversation.reply.clip_store import DjangoClipStore
 from conversation.reply.ports import AvatarRuntime, TurnTimeouts
 from conversation.reply.render_queue import CeleryRenderQueue
 from conversation.reply.turn import TurnContext
 from conversation.tts.select import build_tts
 from conversation.voice import models
 from conversation.voice.recognizer import QueueRecognizer
+from conversation.voice.voice_input import VoiceSetup
 
 if TYPE_CHECKING:
     from conversation.dialogue.session import Session
@@ -32,16 +32,6 @@ class SessionSetup:
     avatar: AvatarRuntime
     faq: tuple[FaqItem, ...]
     consent_until: datetime | None  # when the last valid consent expires; None: open-ended
-
-
-def consent_valid_until(avatar: Avatar) -> datetime | None:
-    """The end of the avatar's consent as it stands now (None when a valid record never expires)."""
-    ends = list(
-        ConsentRecord.objects.valid().filter(avatar=avatar).values_list("expires_at", flat=True)
-    )
-    if not ends or any(end is None for end in ends):
-        return None
-    return max(end for end in ends if end is not None)
 
 
 def load_session_setup(slug: str) -> SessionSetup:
@@ -76,23 +66,24 @@ def load_session_setup(slug: str) -> SessionSetup:
         )
         for entry in faq_entries_for(avatar)
     )
-    return SessionSetup(avatar=runtime, faq=faq, consent_until=consent_valid_until(avatar))
+    return SessionSetup(avatar=runtime, faq=faq, consent_until=consent_window(avatar.pk).until)
 
 
 def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnContext:
     avatar = setup.avatar
-    faq = FaqAnswerer(setup.faq)
+    answering = build_answering(
+        faq=FaqAnswerer(setup.faq),
+        anthropic_api_key=settings.ANTHROPIC_API_KEY,
+        anthropic_model=settings.LLM_MODEL or DEFAULT_CLAUDE_MODEL,
+        llm_base_url=settings.LLM_BASE_URL,
+        llm_model=settings.LLM_MODEL or "default",
+        llm_api_key=settings.LLM_API_KEY,
+        timeout_s=settings.LLM_TIMEOUT_S,
+    )
     return TurnContext(
         avatar=avatar,
-        llm=build_llm(
-            faq=faq,
-            anthropic_api_key=settings.ANTHROPIC_API_KEY,
-            anthropic_model=settings.LLM_MODEL or DEFAULT_CLAUDE_MODEL,
-            llm_base_url=settings.LLM_BASE_URL,
-            llm_model=settings.LLM_MODEL or "default",
-            llm_api_key=settings.LLM_API_KEY,
-            timeout_s=settings.LLM_TIMEOUT_S,
-        ),
+        faq=answering.faq,
+        llm=answering.llm,
         tts=build_tts(
             avatar.tts_backend, settings.PIPER_VOICE, espeak_program=settings.ESPEAK_PROGRAM
         ),
@@ -107,15 +98,20 @@ def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnCo
         output=session,
         streaming=settings.REPLY_STREAMING,
         system_prompt=system_prompt(avatar.persona, setup.faq, avatar.language),
-        recognizer=(
-            QueueRecognizer(channel)
-            if settings.ASR_LOCATION == "speech"
-            else models.local_recognizer()
-        ),
-        hints=models.hints_from(
-            [q for item in setup.faq for q in (item.question, *item.paraphrases)]
-        ),
-        voice_input=models.voice_activity,
+    )
+
+
+def build_voice(setup: SessionSetup, channel: str) -> VoiceSetup:
+    """How the session hears: where recognition runs, on the process's shared VAD model."""
+    recognizer = (
+        QueueRecognizer(channel) if settings.ASR_LOCATION == "speech" else models.local_recognizer()
+    )
+    questions = [q for item in setup.faq for q in (item.question, *item.paraphrases)]
+    return VoiceSetup(
+        recognizer=recognizer,
+        activity=models.voice_activity,
+        languages=setup.avatar.languages,
+        hints=models.hints_from(questions),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -18,18 +18,19 @@ from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from avatars.models import Avatar
-from avatars.selectors import AvatarUnavailable, Unavailable, avatar_has_valid_consent
+from avatars.selectors import AvatarUnavailable, Unavailable, consent_window
 from avatars.services import avatar_group
 from avatarsite import access, redis_clients
+from contracts.messages import AsrResult, FramesReady, MessageError, RenderFailed
 from conversation import metrics
 from conversation.cancellation import cancel_and_wait
+from conversation.dialogue.limits import SessionLimits
 from conversation.dialogue.records import TurnRecorder
-from conversation.dialogue.session import AudioFrame, Session, SessionLimits, Transport
+from conversation.dialogue.session import AudioFrame, Session, Transport
 from conversation.edge.assembly import (
     SessionSetup,
     build_context,
-    consent_valid_until,
+    build_voice,
     load_session_setup,
     ready_message,
 )
@@ -42,8 +43,11 @@ from conversation.protocol import (
     parse_client_message,
     validate_client_audio,
 )
+from conversation.voice.recognizer import QueueRecognizer
 
 log = logging.getLogger(__name__)
+
+_Reply = TypeVar("_Reply", FramesReady, RenderFailed, AsrResult)
 
 
 class CloseCode:
@@ -65,13 +69,13 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-@database_sync_to_async
-def _consent_until(avatar_id: int) -> datetime | None | bool:
-    """The consent's end now, or False when the avatar has no valid consent any more."""
-    avatar = Avatar.objects.filter(pk=avatar_id).first()
-    if avatar is None or not avatar_has_valid_consent(avatar):
-        return False
-    return consent_valid_until(avatar)
+def _decoded(kind: type[_Reply], event: dict[str, Any]) -> _Reply | None:
+    """A worker's message, typed; a malformed one is dropped (its chunk plays without lips)."""
+    try:
+        return kind.decode(event)
+    except MessageError as error:
+        log.warning("dropped a malformed %s message (%s)", event.get("type"), error)
+        return None
 
 
 class AvatarConsumer(AsyncWebsocketConsumer):
@@ -80,6 +84,7 @@ class AvatarConsumer(AsyncWebsocketConsumer):
     guard_task: asyncio.Task[None] | None = None
     avatar_id: int | None = None
     seats: access.OriginSeats | None = None
+    recognizer: QueueRecognizer | None = None
 
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["slug"]
@@ -121,8 +126,12 @@ class AvatarConsumer(AsyncWebsocketConsumer):
         self.seats = seats
         self.avatar_id = setup.avatar.id
         await self.channel_layer.group_add(avatar_group(setup.avatar.id), self.channel_name)
+        voice = build_voice(setup, self.channel_name)
+        if isinstance(voice.recognizer, QueueRecognizer):
+            self.recognizer = voice.recognizer  # its answers come back through this consumer
         self.session = Session(
             context_factory=lambda session: build_context(session, setup, self.channel_name),
+            voice=voice,
             transport=Transport(
                 send_text=self._send_text, send_bytes=self._send_bytes, close=self._close_with
             ),
@@ -151,12 +160,12 @@ class AvatarConsumer(AsyncWebsocketConsumer):
                 except Exception as error:  # Redis away: the seat ages out; the session goes on
                     log.warning("could not refresh the session's seat (%s)", type(error).__name__)
             if consent_until is not None and timezone.now() >= consent_until:
-                found = await _consent_until(self.avatar_id or 0)
-                if found is False:
+                window = await database_sync_to_async(consent_window)(self.avatar_id or 0)
+                if not window.valid:
                     log.info("consent expired during the session; closing it")
                     await self._end_withdrawn()
                     return
-                consent_until = found if isinstance(found, datetime) else None
+                consent_until = window.until
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session is None:
@@ -204,17 +213,20 @@ class AvatarConsumer(AsyncWebsocketConsumer):
 
     # --- channel-layer events ------------------------------------------------------------
 
+    # Channels dispatches on the message's `type`: that is the one dispatch; each handler
+    # decodes its own typed message (contracts.messages) and hands it on.
+
     async def lipsync_frames(self, event: dict[str, Any]) -> None:
-        if self.session is not None:
-            self.session.on_lipsync(event)
+        if self.session is not None and (frames := _decoded(FramesReady, event)) is not None:
+            self.session.on_frames(frames)
 
     async def lipsync_failed(self, event: dict[str, Any]) -> None:
-        if self.session is not None:
-            self.session.on_lipsync(event)
+        if self.session is not None and (failed := _decoded(RenderFailed, event)) is not None:
+            self.session.on_render_failed(failed)
 
     async def asr_result(self, event: dict[str, Any]) -> None:
-        if self.session is not None:
-            self.session.on_asr_result(event)
+        if self.recognizer is not None and (result := _decoded(AsrResult, event)) is not None:
+            self.recognizer.on_result(result)
 
     async def avatar_withdrawn(self, event: dict[str, Any]) -> None:
         await self._end_withdrawn()

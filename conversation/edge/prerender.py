@@ -10,7 +10,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from channels import DEFAULT_CHANNEL_LAYER
@@ -18,10 +17,11 @@ from channels.db import database_sync_to_async
 from channels.layers import channel_layers
 from django.conf import settings
 
-from avatars.models import FAQEntry
+from avatars.selectors import faq_entry_get
+from contracts.messages import FramesReady, MessageError, RenderFailed
+from conversation.canned.store import DjangoClipStore
 from conversation.edge.assembly import load_session_setup
-from conversation.llm.base import FaqMatch, LlmRequest
-from conversation.reply.clip_store import DjangoClipStore
+from conversation.llm.base import FaqMatch
 from conversation.reply.ports import TurnTimeouts
 from conversation.reply.render_queue import CeleryRenderQueue
 from conversation.reply.turn import Turn, TurnContext, run_turn
@@ -33,18 +33,13 @@ _DONE = "prerender.done"  # sent to the pre-render's own channel: its listener r
 
 
 class KnownAnswer:
-    """An LLM stage that already knows the answer: the FAQ entry being pre-rendered."""
-
-    name = "known-answer"
+    """A FAQ matcher that already knows the answer: the entry being pre-rendered."""
 
     def __init__(self, entry_id: int, answer: str) -> None:
         self.entry_id, self.answer = entry_id, answer
 
     def match(self, question: str, language: str) -> FaqMatch:
         return FaqMatch(entry_id=self.entry_id, answer=self.answer, score=1.0)
-
-    async def stream(self, request: LlmRequest) -> AsyncIterator[str]:
-        yield self.answer
 
 
 class Collector:
@@ -67,7 +62,7 @@ class Collector:
 async def prerender_answer(*, avatar_slug: str, faq_entry_id: int, lipsync_timeout_s: float = 30.0) -> bool:
     """Render and store the entry's answer for the avatar; True when a clip exists afterwards."""
     setup = await database_sync_to_async(load_session_setup)(avatar_slug)
-    entry = await database_sync_to_async(FAQEntry.objects.get)(pk=faq_entry_id)
+    entry = await database_sync_to_async(faq_entry_get)(faq_entry_id)
     # A layer of this call's own: a Celery task runs each call in a new event loop, and a
     # channel layer's receive state is bound to the loop that first received on it.
     layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
@@ -75,7 +70,8 @@ async def prerender_answer(*, avatar_slug: str, faq_entry_id: int, lipsync_timeo
     avatar = setup.avatar
     context = TurnContext(
         avatar=avatar,
-        llm=KnownAnswer(entry.pk, entry.answer),
+        faq=KnownAnswer(entry.pk, entry.answer),
+        llm=None,
         tts=build_tts(avatar.tts_backend, settings.PIPER_VOICE, espeak_program=settings.ESPEAK_PROGRAM),
         renders=CeleryRenderQueue(channel),
         clips=DjangoClipStore(),
@@ -87,7 +83,13 @@ async def prerender_answer(*, avatar_slug: str, faq_entry_id: int, lipsync_timeo
 
     async def listen() -> None:
         while (message := await layer.receive(channel))["type"] != _DONE:
-            turn.on_lipsync(message)
+            try:
+                if message["type"] == FramesReady.TYPE:
+                    turn.media.on_frames(FramesReady.decode(message))
+                elif message["type"] == RenderFailed.TYPE:
+                    turn.media.on_failed(RenderFailed.decode(message))
+            except MessageError as error:
+                log.warning("pre-render dropped a malformed message (%s)", error)
 
     listener = asyncio.create_task(listen())
     try:

@@ -74,6 +74,12 @@ class FaqMatch:
     score: float
 
 
+class FaqMatcher(Protocol):
+    def match(self, question: str, language: str) -> FaqMatch | None:
+        """The entry that answers the question, or None. Synchronous: callers use a thread."""
+        ...
+
+
 HANDOFF_ANSWERS: dict[str, str] = {
     "en": "I'm sorry, I don't know that one. Let me connect you with a colleague who can help.",
     "de": (

@@ -1,12 +1,12 @@
-"""Picks the LLM backend from configuration, and the FAQ-first hybrid used with a remote LLM."""
+"""Where a session's answers come from, decided once from configuration: the FAQ match that
+answers a question itself, and the LLM that answers the rest (none: the polite hand-off)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
-from conversation.llm.base import FaqMatch, LlmBackend, LlmRequest
-from conversation.llm.faq import WORDS_PER_DELTA, FaqAnswerer, word_groups
+from conversation.llm.base import FaqMatch, FaqMatcher, LlmBackend
+from conversation.llm.faq import FaqAnswerer
 from conversation.llm.openai_compat import OpenAICompatBackend
 
 # Fast and cheap enough for spoken turns; settings override it.
@@ -20,46 +20,32 @@ DEFAULT_CLAUDE_MODEL = "claude-haiku-4-5"
 STRONG_FAQ_THRESHOLD = 0.8
 
 
-class FaqFirst:
-    """Answers from the FAQ when the match is strong, else streams from the remote LLM."""
+class StrongMatches:
+    """The FAQ matcher of the hybrid: only matches at least `threshold` answer from the FAQ."""
 
-    def __init__(
-        self,
-        faq: FaqAnswerer,
-        remote: LlmBackend,
-        strong_threshold: float = STRONG_FAQ_THRESHOLD,
-    ) -> None:
+    def __init__(self, faq: FaqAnswerer, threshold: float = STRONG_FAQ_THRESHOLD) -> None:
         self.faq = faq
-        self.remote = remote
-        self.strong_threshold = strong_threshold
-        self.name = f"faq+{remote.name}"
+        self.threshold = threshold
 
     def match(self, question: str, language: str) -> FaqMatch | None:
-        """The FAQ match that the hybrid answers itself, or None when the LLM answers."""
         found = self.faq.match(question, language)
-        if found is None or found.score < self.strong_threshold:
-            return None
-        return found
-
-    async def stream(self, request: LlmRequest) -> AsyncIterator[str]:
-        found = await asyncio.to_thread(self.match, request.question, request.language)
-        if found is not None:
-            for group in word_groups(found.answer, WORDS_PER_DELTA):
-                yield group
-            return
-        deltas = self.remote.stream(request)
-        try:
-            async for delta in deltas:
-                yield delta
-        finally:
-            # Closing this generator (barge-in) must close the remote HTTP stream now, not
-            # when the garbage collector gets to it.
-            aclose = getattr(deltas, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        return found if found is not None and found.score >= self.threshold else None
 
 
-def build_llm(
+@dataclass(frozen=True)
+class Answering:
+    """A question is matched against the FAQ once; a match is answered with its entry, anything
+    else by `llm`, or with the hand-off answer when there is no LLM."""
+
+    faq: FaqMatcher
+    llm: LlmBackend | None
+
+    @property
+    def name(self) -> str:
+        return "faq" if self.llm is None else f"faq+{self.llm.name}"
+
+
+def build_answering(
     *,
     faq: FaqAnswerer,
     anthropic_api_key: str | None = None,
@@ -71,11 +57,10 @@ def build_llm(
     max_tokens: int = 300,
     timeout_s: float = 10.0,
     strong_faq_threshold: float | None = STRONG_FAQ_THRESHOLD,
-) -> LlmBackend:
-    """Claude when a key is set, else an OpenAI-compatible server when a URL is set, else the FAQ.
-
-    A remote LLM is wrapped in `FaqFirst` unless `strong_faq_threshold` is None.
-    """
+) -> Answering:
+    """Claude when a key is set, else an OpenAI-compatible server when a URL is set, else the FAQ
+    alone. With a remote LLM, only strong FAQ matches answer from the FAQ (none at all when
+    `strong_faq_threshold` is None)."""
     remote: LlmBackend
     if anthropic_api_key:
         # Imported here: the anthropic package takes seconds to import, and most deployments
@@ -98,7 +83,12 @@ def build_llm(
             max_tokens=max_tokens,
         )
     else:
-        return faq
+        return Answering(faq=faq, llm=None)
     if strong_faq_threshold is None:
-        return remote
-    return FaqFirst(faq, remote, strong_faq_threshold)
+        return Answering(faq=_NoMatches(), llm=remote)
+    return Answering(faq=StrongMatches(faq, strong_faq_threshold), llm=remote)
+
+
+class _NoMatches:
+    def match(self, question: str, language: str) -> FaqMatch | None:
+        return None

@@ -10,12 +10,11 @@ clock of its own (callers pass `now`), so it is tested without a server.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from uuid import UUID
 
-from contracts.media import SAMPLE_RATE, Box
+from contracts.media import SAMPLE_RATE
+from contracts.messages import FramesReady, RenderFailed
 from conversation.protocol import ChunkFrame, MediaChunk
 
 
@@ -65,26 +64,25 @@ class MediaAssembler:
         """No more chunks will be added for this turn."""
         self.closed_input = True
 
-    def on_frames(self, message: Mapping[str, Any]) -> bool:
-        """Take a `lipsync.frames` message; False when it is stale (other turn, released, dup)."""
-        pending = self._pending.get(int(message["seq"]))
-        if str(message["turn_id"]) != str(self.turn_id) or pending is None:
+    def on_frames(self, message: FramesReady) -> bool:
+        """Take one part of a chunk's frames; False when stale (other turn, released, dup)."""
+        pending = self._pending.get(message.seq)
+        if message.turn_id != str(self.turn_id) or pending is None:
             return False
-        part = int(message.get("part", 0))
-        if part in pending.parts:
+        if message.part in pending.parts:
             return False
-        pending.parts_expected = int(message.get("parts", 1))
-        pending.parts[part] = [
-            ChunkFrame(idle_index=int(idle), box=Box(*box), jpeg=bytes(jpeg))
+        pending.parts_expected = message.parts
+        pending.parts[message.part] = [
+            ChunkFrame(idle_index=idle, box=box, jpeg=jpeg)
             for idle, box, jpeg in zip(
-                message["idle_indices"], message["boxes"], message["jpegs"], strict=True
+                message.idle_indices, message.boxes, message.jpegs, strict=True
             )
         ]
         return True
 
-    def on_failed(self, message: Mapping[str, Any]) -> bool:
-        pending = self._pending.get(int(message["seq"]))
-        if str(message["turn_id"]) != str(self.turn_id) or pending is None:
+    def on_failed(self, message: RenderFailed) -> bool:
+        pending = self._pending.get(message.seq)
+        if message.turn_id != str(self.turn_id) or pending is None:
             return False
         pending.failed = True
         return True

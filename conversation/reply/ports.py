@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
 
+from conversation.canned.clips import StoredClip
 from conversation.reply.audio_chunks import LipSyncChunk
-from conversation.reply.clips import StoredClip
 
 
 @dataclass(frozen=True)

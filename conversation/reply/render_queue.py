@@ -1,4 +1,5 @@
-"""Lip-sync through Celery: queue one task per chunk; cancel a turn with its Redis key and revokes."""
+"""Lip-sync through Celery: one task per chunk, sent by name; a turn is cancelled by its Redis
+key and by revoking its queued tasks."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from uuid import UUID
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
-from avatarsite import redis_clients
+from avatarsite import dispatch, redis_clients
+from contracts.messages import CANCEL_TTL_S, RenderRequest, cancel_key
 from conversation.reply.audio_chunks import LipSyncChunk
 from conversation.reply.ports import AvatarRuntime
-from lipsync_worker.cancel import CANCEL_TTL_S, cancel_key
-from lipsync_worker.tasks import enqueue_render, revoke_renders
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +37,20 @@ class CeleryRenderQueue:
         chunk: LipSyncChunk,
         idle_start: int,
     ) -> str:
-        kwargs = {
-            "channel": self.channel,
-            "avatar_id": avatar.id,
-            "baked_checksum": avatar.baked_checksum,
-            "renderer": avatar.renderer,
-            "turn_id": str(turn_id),
-            "seq": seq,
-            "audio": chunk.pcm.tobytes(),
-            "idle_start": idle_start,
-            "turn_frame": chunk.first_frame,
-            "left_audio": chunk.left_audio.tobytes(),
-        }
+        request = RenderRequest(
+            channel=self.channel,
+            avatar_id=avatar.id,
+            baked_checksum=avatar.baked_checksum,
+            renderer=avatar.renderer,
+            turn_id=str(turn_id),
+            seq=seq,
+            audio=chunk.pcm.tobytes(),
+            idle_start=idle_start,
+            turn_frame=chunk.first_frame,
+            left_audio=chunk.left_audio.tobytes(),
+        )
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_publisher, lambda: enqueue_render(**kwargs))
+        return await loop.run_in_executor(_publisher, dispatch.send_render, request)
 
     async def cancel(self, *, turn_id: UUID, task_ids: list[str]) -> None:
         """Workers check the key between batches; revoked tasks still queued never start.
@@ -61,6 +61,6 @@ class CeleryRenderQueue:
             await redis_clients.async_client().set(cancel_key(str(turn_id)), b"1", ex=CANCEL_TTL_S)
             if task_ids:
                 loop = asyncio.get_running_loop()
-                await loop.run_in_executor(_publisher, lambda: revoke_renders(task_ids))
+                await loop.run_in_executor(_publisher, dispatch.revoke_renders, task_ids)
         except (RedisError, KombuError) as error:
             log.warning("renders of turn %s not cancelled (%s)", turn_id, type(error).__name__)

@@ -16,10 +16,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from avatarsite import dispatch
+from contracts.messages import AsrResult, TranscribeRequest
 from conversation.asr.base import AsrBackend, AsrError, AsrErrorKind, Transcript
 
 
@@ -123,37 +125,34 @@ class QueueRecognizer:
     def __init__(self, channel: str, *, timeout_s: float = 15.0) -> None:
         self.channel = channel
         self.timeout_s = timeout_s
-        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._waiting: dict[str, asyncio.Future[AsrResult]] = {}
 
     async def recognize(
         self, audio: np.ndarray, *, language: str | None, hints: Sequence[str]
     ) -> Transcript:
-        from conversation.tasks import enqueue_transcription
-
-        request_id = uuid.uuid4().hex
+        request = TranscribeRequest(
+            channel=self.channel,
+            request_id=uuid.uuid4().hex,
+            audio=audio.tobytes(),
+            language=language,
+            hints=tuple(hints),
+        )
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[dict[str, Any]] = loop.create_future()
-        self._waiting[request_id] = answer
+        answer: asyncio.Future[AsrResult] = loop.create_future()
+        self._waiting[request.request_id] = answer
         try:
-            await loop.run_in_executor(
-                None,
-                lambda: enqueue_transcription(
-                    channel=self.channel, request_id=request_id, audio=audio.tobytes(),
-                    language=language, hints=list(hints),
-                ),
-            )
+            await loop.run_in_executor(None, dispatch.send_transcription, request)
             async with asyncio.timeout(self.timeout_s):
-                message = await answer
+                result = await answer
         except TimeoutError:
             raise AsrError(AsrErrorKind.FAILED, "no speech worker answered in time") from None
         finally:
-            self._waiting.pop(request_id, None)
-        if message.get("error"):
-            raise AsrError(AsrErrorKind.FAILED, f"speech worker: {message['error']}")
-        return Transcript(text=message["text"], final=True, language=message.get("language"),
-                          confidence=None)
+            self._waiting.pop(request.request_id, None)
+        if result.error:
+            raise AsrError(AsrErrorKind.FAILED, f"speech worker: {result.error}")
+        return Transcript(text=result.text, final=True, language=result.language, confidence=None)
 
-    def on_result(self, message: dict[str, Any]) -> None:
-        answer = self._waiting.get(str(message.get("request_id")))
+    def on_result(self, result: AsrResult) -> None:
+        answer = self._waiting.get(result.request_id)
         if answer is not None and not answer.done():
-            answer.set_result(message)
+            answer.set_result(result)

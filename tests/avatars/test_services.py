@@ -23,6 +23,7 @@ from avatars.selectors import (
     avatar_has_valid_consent,
     avatar_list_public,
 )
+from contracts.messages import BAKE_TASK
 from tests.avatars.factories import grant, make_avatar
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,7 +70,7 @@ def test_bake_request_queues_a_task_on_the_lipsync_queue_after_commit(redis_clie
     avatar.refresh_from_db()
     assert avatar.status == Avatar.Status.BAKING
     tasks = queued_tasks(redis_client, "lipsync")
-    assert [t["task"] for t in tasks] == [services.BAKE_TASK]
+    assert [t["task"] for t in tasks] == [BAKE_TASK]
     # msgpack body, never pickle: args, kwargs, embed
     args, kwargs, _ = msgpack.unpackb(base64.b64decode(tasks[0]["body"]))
     assert kwargs == {"avatar_id": avatar.pk}

@@ -222,7 +222,7 @@ def test_revoking_consent_mid_answer_stops_it_politely_and_cancels_its_renders(
     demo_avatar, start_daphne, redis_client
 ) -> None:
     from avatars import services
-    from lipsync_worker.cancel import cancel_key
+    from contracts.messages import cancel_key
 
     _, port = start_daphne()
     consent = demo_avatar.consents.get()

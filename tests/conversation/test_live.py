@@ -9,8 +9,8 @@ import json
 import pytest
 
 from avatars.models import TurnRecord
+from contracts.messages import cancel_key
 from conversation.protocol import MediaKind
-from lipsync_worker.cancel import cancel_key
 from tests.conversation.ws_client import AvatarClient, db_call, is_turn_end, media, of_type
 from tests.processes import wait_until
 

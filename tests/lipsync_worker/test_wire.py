@@ -6,6 +6,7 @@ import cv2
 import msgpack
 import numpy as np
 
+from contracts.messages import FramesReady
 from lipsync_worker.contract import Box, RenderedFrame
 from lipsync_worker.wire import encode_jpeg, frames_messages
 
@@ -28,7 +29,8 @@ def chunk_frames(smooth: bool) -> list[RenderedFrame]:
 
 def test_a_face_like_chunk_is_one_message_that_round_trips() -> None:
     [message] = frames_messages("turn-1", 3, chunk_frames(smooth=True), render_ms=12.3456)
-    back = msgpack.unpackb(msgpack.packb(message))
+    back = msgpack.unpackb(msgpack.packb(message.encode()))
+    assert FramesReady.decode(back) == message
     assert (back["seq"], back["part"], back["parts"], back["first_frame"]) == (3, 0, 1, 50)
     assert back["idle_indices"] == [(7 + i) % 100 for i in range(25)]
     assert back["boxes"][0] == [128, 140, 256, 256]
@@ -39,10 +41,10 @@ def test_a_face_like_chunk_is_one_message_that_round_trips() -> None:
 def test_large_crops_split_into_parts_under_the_limit_in_order() -> None:
     messages = frames_messages("turn-1", 4, chunk_frames(smooth=False), render_ms=1.0)
     assert len(messages) > 1
-    assert all(len(msgpack.packb(m)) < 1_000_000 for m in messages)
-    assert [m["part"] for m in messages] == list(range(len(messages)))
-    assert {m["parts"] for m in messages} == {len(messages)}
-    indices = [m["first_frame"] + k for m in messages for k in range(len(m["jpegs"]))]
+    assert all(len(msgpack.packb(m.encode())) < 1_000_000 for m in messages)
+    assert [m.part for m in messages] == list(range(len(messages)))
+    assert {m.parts for m in messages} == {len(messages)}
+    indices = [m.first_frame + k for m in messages for k in range(len(m.jpegs))]
     assert indices == list(range(50, 75))
 
 

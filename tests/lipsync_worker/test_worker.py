@@ -17,8 +17,8 @@ from django.core.management import call_command
 
 from avatars import services
 from avatars.models import Avatar
-from lipsync_worker.cancel import cancel_turn
-from lipsync_worker.tasks import enqueue_render, revoke_renders
+from avatarsite.dispatch import cancel_turn, revoke_renders, send_render
+from contracts.messages import RenderRequest
 from tests.processes import wait_until
 from tests.speech_audio import espeak_pcm16
 
@@ -54,17 +54,19 @@ def receive(channel: str, timeout: float) -> dict | None:
 
 
 def render(channel: str, avatar: Avatar, turn_id: str, seq: int, audio: np.ndarray) -> str:
-    return enqueue_render(
-        channel=channel,
-        avatar_id=avatar.pk,
-        baked_checksum=avatar.baked_checksum,
-        renderer=avatar.renderer_in_use,
-        turn_id=turn_id,
-        seq=seq,
-        audio=audio.tobytes(),
-        idle_start=0,
-        turn_frame=0,
-        left_audio=b"",
+    return send_render(
+        RenderRequest(
+            channel=channel,
+            avatar_id=avatar.pk,
+            baked_checksum=avatar.baked_checksum,
+            renderer=avatar.renderer_in_use,
+            turn_id=turn_id,
+            seq=seq,
+            audio=audio.tobytes(),
+            idle_start=0,
+            turn_frame=0,
+            left_audio=b"",
+        )
     )
 
 
@@ -121,7 +123,7 @@ def test_cancel_stops_a_chunk_midway_and_a_revoked_task_never_renders(
     render(channel, avatar, turn_c, 0, short_chunk)
     wait_rendering(worker, turn_a)
     time.sleep(0.6)  # well into the chunk's 4500 frames, far from its end
-    cancel_turn(redis_client, turn_a)
+    cancel_turn(turn_a)
 
     message = receive(channel, 60)
     assert message is not None and message["turn_id"] == turn_c  # A was cut, B never ran
@@ -150,7 +152,7 @@ def test_a_busy_worker_takes_a_new_answers_first_chunk_before_later_chunks(
     for seq in (3, 4, 5):  # later chunks of an answer already playing...
         render(channel, avatar, playing, seq, speech[:8_000])
     render(channel, avatar, new, 0, speech[:8_000])  # ...then the first chunk of a new one
-    cancel_turn(redis_client, busy)
+    cancel_turn(busy)
 
     order = []
     for _ in range(4):

@@ -29,7 +29,6 @@ from conversation.asr.base import Transcript
 from conversation.dialogue.session import SessionLimits
 from conversation.edge.consumer import AvatarConsumer
 from conversation.protocol import ErrorCode, MediaChunk, server_message_adapter
-from conversation.voice.vad import VoiceActivity
 from tests.security.strategies import SECRET, client_frame
 from tests.security.test_limits import Harness
 
@@ -100,9 +99,9 @@ def check_server_messages(items: list[Any]) -> list[dict[str, Any]]:
 
 
 async def run_case(frames: list[str | bytes]) -> None:
-    harness = Harness(SessionLimits(idle_timeout_s=0), None)
-    harness.session.context.voice_input = lambda: VoiceActivity(LoudIsSpeech)
-    harness.session.context.recognizer = EchoFreeRecognizer()
+    harness = Harness(
+        SessionLimits(idle_timeout_s=0), recognizer=EchoFreeRecognizer(), speech=LoudIsSpeech
+    )
     edge = ConsumerEdge(harness)
     runner = asyncio.create_task(harness.session.run())
     try:

@@ -15,18 +15,13 @@ import numpy as np
 import pytest
 
 from conversation.asr.base import Transcript
-from conversation.dialogue.session import (
-    IDLE_CLOSE_CODE,
-    AudioFrame,
-    Session,
-    SessionLimits,
-    Transport,
-    TurnRate,
-)
+from conversation.dialogue.limits import SessionLimits, TurnRate
+from conversation.dialogue.session import IDLE_CLOSE_CODE, AudioFrame, Session, Transport
 from conversation.protocol import AudioStart, AudioStop, Ping, Text
 from conversation.reply.ports import TurnTimeouts
 from conversation.reply.turn import TurnContext
 from conversation.voice.vad import WINDOW, VoiceActivity
+from conversation.voice.voice_input import VoiceSetup
 from tests.conversation.dialogue.test_session import (
     AVATAR,
     FakeLipSync,
@@ -61,25 +56,38 @@ class RecordingRecognizer:
 class Harness:
     """A Session with scripted LLM, TTS and lip-sync, whose transport records closes."""
 
-    def __init__(self, limits: SessionLimits, llm: ScriptedLlm | None = None) -> None:
+    def __init__(
+        self,
+        limits: SessionLimits,
+        llm: ScriptedLlm | None = None,
+        *,
+        recognizer: Any = None,
+        speech: Any = None,
+    ) -> None:
         self.wire = Wire()
         self.closed: list[int] = []
         self.lipsync = FakeLipSync(delay=0.001)
+        answers = llm or ScriptedLlm(["Fine, thank you."])
+        voice = None
+        if recognizer is not None:
+            voice = VoiceSetup(recognizer=recognizer, activity=lambda: VoiceActivity(speech))
         self.session = Session(
             context_factory=lambda s: TurnContext(
-                AVATAR,
-                llm or ScriptedLlm(["Fine, thank you."]),
-                ToneTts(),
-                self.lipsync,
-                MemoryClips(),
-                TurnTimeouts(max_lead_s=100.0),
-                s,
+                avatar=AVATAR,
+                faq=answers,
+                llm=answers,
+                tts=ToneTts(),
+                renders=self.lipsync,
+                clips=MemoryClips(),
+                timeouts=TurnTimeouts(max_lead_s=100.0),
+                output=s,
             ),
             transport=Transport(
                 send_text=self.wire.text, send_bytes=self.wire.binary, close=self.close
             ),
-            recorder=ListRecorder(),  # type: ignore[arg-type]
+            recorder=ListRecorder(),
             limits=limits,
+            voice=voice,
         )
         self.lipsync.session = self.session
 
@@ -134,10 +142,8 @@ async def test_a_question_over_the_turn_rate_is_refused_and_the_answer_goes_on()
 
 
 async def test_speech_over_the_turn_rate_is_not_heard_and_does_not_barge_in() -> None:
-    harness = Harness(SessionLimits(turns_per_minute=1))
     recognizer = RecordingRecognizer()
-    harness.session.context.recognizer = recognizer
-    harness.session.context.voice_input = lambda: VoiceActivity(AlwaysSpeech)
+    harness = Harness(SessionLimits(turns_per_minute=1), recognizer=recognizer, speech=AlwaysSpeech)
     runner = asyncio.create_task(harness.session.run())
     harness.session.offer(Text(type="text", text="the one question of this minute"))
     harness.session.offer(AUDIO_START)
@@ -239,10 +245,10 @@ def test_session_limits_refuse_nonsense() -> None:
 
 
 async def test_speech_longer_than_the_limit_is_cut_and_recognised() -> None:
-    harness = Harness(SessionLimits(max_utterance_s=1.0))
     recognizer = RecordingRecognizer()
-    harness.session.context.recognizer = recognizer
-    harness.session.context.voice_input = lambda: VoiceActivity(AlwaysSpeech)
+    harness = Harness(
+        SessionLimits(max_utterance_s=1.0), recognizer=recognizer, speech=AlwaysSpeech
+    )
     runner = asyncio.create_task(harness.session.run())
     harness.session.offer(AUDIO_START)
     for _ in range(70):  # 1.4 s of unbroken speech, paced near real time

@@ -16,14 +16,17 @@ from uuid import UUID
 import numpy as np
 import pytest
 
-from contracts.media import SAMPLES_PER_FRAME
+from contracts.media import SAMPLES_PER_FRAME, Box
+from contracts.messages import FramesReady, RenderFailed
+from conversation.canned import clips
+from conversation.dialogue.records import TurnRecorder
 from conversation.dialogue.session import Session, Transport
 from conversation.llm.base import FaqMatch, LlmError, LlmErrorKind, LlmRequest
 from conversation.protocol import Interrupt, MediaChunk, MediaKind, Text
-from conversation.reply import clips
 from conversation.reply.ports import AvatarRuntime, TurnTimeouts
 from conversation.reply.turn import TurnContext
 from conversation.tts.base import TtsError, TtsErrorKind
+from conversation.voice.voice_input import VoiceSetup
 
 AVATAR = AvatarRuntime(
     id=1,
@@ -134,23 +137,20 @@ class FakeLipSync:
     def _reply(self, turn_id: UUID, seq: int, frames: int) -> None:
         assert self.session is not None
         if self.fail:
-            self.session.on_lipsync(
-                {"type": "lipsync.failed", "turn_id": str(turn_id), "seq": seq, "reason": "x"}
-            )
+            self.session.on_render_failed(RenderFailed(turn_id=str(turn_id), seq=seq, reason="x"))
             return
-        self.session.on_lipsync(
-            {
-                "type": "lipsync.frames",
-                "turn_id": str(turn_id),
-                "seq": seq,
-                "part": 0,
-                "parts": 1,
-                "first_frame": 0,
-                "idle_indices": list(range(frames)),
-                "boxes": [[0, 0, 8, 8]] * frames,
-                "jpegs": [b"\xff\xd8jpeg"] * frames,
-                "render_ms": 1.0,
-            }
+        self.session.on_frames(
+            FramesReady(
+                turn_id=str(turn_id),
+                seq=seq,
+                part=0,
+                parts=1,
+                first_frame=0,
+                idle_indices=tuple(range(frames)),
+                boxes=(Box(0, 0, 8, 8),) * frames,
+                jpegs=(b"\xff\xd8jpeg",) * frames,
+                render_ms=1.0,
+            )
         )
 
     async def cancel(self, *, turn_id: UUID, task_ids: list[str]) -> None:
@@ -172,11 +172,12 @@ class MemoryClips:
         self.stored.setdefault(cache_key, clip)
 
 
-class ListRecorder:
+class ListRecorder(TurnRecorder):
     def __init__(self) -> None:
+        super().__init__()
         self.records: list[dict[str, Any]] = []
 
-    async def finish(self, turn: Any, **fields: Any) -> None:
+    async def finish(self, turn: Any, **fields: Any) -> None:  # type: ignore[override]
         self.records.append({"turn": turn, **fields})
 
 
@@ -206,18 +207,29 @@ def make_session(
     tts: Any = None,
     lipsync: FakeLipSync | None = None,
     store: MemoryClips | None = None,
+    voice: VoiceSetup | None = None,
+    avatar: AvatarRuntime = AVATAR,
+    wire: Wire | None = None,
     **timeouts: float,
 ) -> tuple[Session, Wire, FakeLipSync, ListRecorder]:
-    wire, recorder = Wire(), ListRecorder()
+    wire, recorder = wire or Wire(), ListRecorder()
     lipsync = lipsync or FakeLipSync()
     store = store or MemoryClips()
     limits = TurnTimeouts(**{"max_lead_s": 100.0, **timeouts})
     session = Session(
         context_factory=lambda s: TurnContext(
-            AVATAR, llm, tts or ToneTts(), lipsync, store, limits, s
+            avatar=avatar,
+            faq=llm,
+            llm=llm,
+            tts=tts or ToneTts(),
+            renders=lipsync,
+            clips=store,
+            timeouts=limits,
+            output=s,
         ),
         transport=Transport(send_text=wire.text, send_bytes=wire.binary),
-        recorder=recorder,  # type: ignore[arg-type]
+        recorder=recorder,
+        voice=voice,
     )
     lipsync.session = session
     return session, wire, lipsync, recorder
@@ -422,14 +434,19 @@ async def test_voice_gives_partial_transcripts_then_the_final_one_and_answers() 
     from tests.speech_audio import espeak_pcm16
 
     silero = SileroProbability()
-    session, wire, _, recorder = make_session(ScriptedLlm(["We open at nine."]))
-    session.context.recognizer = LocalRecognizer(PocketsphinxAsr())
-    session.context.voice_input = lambda: VoiceActivity(silero.new_stream)
+    voice = VoiceSetup(
+        recognizer=LocalRecognizer(PocketsphinxAsr()),
+        activity=lambda: VoiceActivity(silero.new_stream),
+    )
+    session, wire, _, recorder = make_session(ScriptedLlm(["We open at nine."]), voice=voice)
     speech = espeak_pcm16(
         "I would like to know what your opening hours are on Saturday, please.",
-        silence_before=0.5, silence_after=1.0,
+        silence_before=0.5,
+        silence_after=1.0,
     )
-    script: list[tuple[float, Any]] = [(0, AudioStart(type="audio_start", sample_rate=16000, encoding="pcm_s16le", channels=1))]
+    script: list[tuple[float, Any]] = [
+        (0, AudioStart(type="audio_start", sample_rate=16000, encoding="pcm_s16le", channels=1))
+    ]
     script += [(0.02, AudioFrame(speech[i : i + 320])) for i in range(0, len(speech), 320)]
     await drive(session, wire, script, timeout=30)
     transcripts = [i for i in wire.items if isinstance(i, dict) and i["type"] == "transcript"]
@@ -437,7 +454,9 @@ async def test_voice_gives_partial_transcripts_then_the_final_one_and_answers() 
     assert [t["final"] for t in transcripts] == [False] * (len(transcripts) - 1) + [True]
     assert len({t["turn_id"] for t in transcripts}) == 1
     kinds = wire.kinds()
-    assert kinds[0] == "state:listening" and kinds.index("state:thinking") > kinds.index("transcript")
+    assert kinds[0] == "state:listening" and kinds.index("state:thinking") > kinds.index(
+        "transcript"
+    )
     assert kinds[-3:] == ["media:end", "turn_end", "state:idle"]
     [record] = recorder.records
     assert record["turn"].input_kind == "voice" and "asr_ms" in record["turn"].stage_ms
@@ -455,7 +474,9 @@ async def test_the_reply_follows_the_recognised_language_when_the_avatar_speaks_
     class GermanRecognizer:
         async def recognize(self, audio: Any, *, language: str | None, hints: Any) -> Transcript:
             assert language is None  # several languages allowed: the recogniser detects
-            return Transcript(text="Wann haben Sie geöffnet?", final=True, language="de", confidence=None)
+            return Transcript(
+                text="Wann haben Sie geöffnet?", final=True, language="de", confidence=None
+            )
 
     class RecordingLlm(ScriptedLlm):
         async def stream(self, request: LlmRequest) -> AsyncIterator[str]:
@@ -465,12 +486,19 @@ async def test_the_reply_follows_the_recognised_language_when_the_avatar_speaks_
 
     silero = SileroProbability()
     llm = RecordingLlm(["Von neun bis sechs."])
-    session, wire, _, _ = make_session(llm)
-    session.context.avatar = dataclasses.replace(AVATAR, languages=("en", "de"))
-    session.context.recognizer = GermanRecognizer()
-    session.context.voice_input = lambda: VoiceActivity(silero.new_stream)
-    speech = espeak_pcm16("Wann haben Sie geöffnet?", voice="de", silence_before=0.3, silence_after=0.8)
-    script: list[tuple[float, Any]] = [(0, AudioStart(type="audio_start", sample_rate=16000, encoding="pcm_s16le", channels=1))]
+    voice = VoiceSetup(
+        recognizer=GermanRecognizer(),
+        activity=lambda: VoiceActivity(silero.new_stream),
+        languages=("en", "de"),
+    )
+    avatar = dataclasses.replace(AVATAR, languages=("en", "de"))
+    session, wire, _, _ = make_session(llm, voice=voice, avatar=avatar)
+    speech = espeak_pcm16(
+        "Wann haben Sie geöffnet?", voice="de", silence_before=0.3, silence_after=0.8
+    )
+    script: list[tuple[float, Any]] = [
+        (0, AudioStart(type="audio_start", sample_rate=16000, encoding="pcm_s16le", channels=1))
+    ]
     script += [(0.02, AudioFrame(speech[i : i + 320])) for i in range(0, len(speech), 320)]
     await drive(session, wire, script, timeout=20)
     assert llm.languages == ["de"]
@@ -523,10 +551,12 @@ def scripted_vad(script: list[float]) -> Any:
 
 async def test_the_utterance_is_recognised_while_the_user_pauses_and_used_at_its_end() -> None:
     script = [0.9] * 15 + [0.0] * 20
-    session, wire, _, recorder = make_session(ScriptedLlm(["We open at nine."]))
+    wire = Wire()
     recognizer = PausingRecognizer(wire, ["when do you open"])
-    session.context.recognizer = recognizer
-    session.context.voice_input = scripted_vad(script)
+    voice = VoiceSetup(recognizer=recognizer, activity=scripted_vad(script))
+    session, wire, _, recorder = make_session(
+        ScriptedLlm(["We open at nine."]), voice=voice, wire=wire
+    )
     await drive(session, wire, scripted_voice(script), timeout=20)
     assert recognizer.calls == [False]  # once, before the end of the turn was confirmed
     finals = [i["text"] for i in wire.items if isinstance(i, dict) and i.get("final")]
@@ -535,13 +565,15 @@ async def test_the_utterance_is_recognised_while_the_user_pauses_and_used_at_its
 
 
 async def test_speech_resuming_after_a_pause_drops_the_early_recognition(monkeypatch) -> None:
-    monkeypatch.setattr("conversation.dialogue.session.PARTIAL_EVERY_S", 100.0)  # no partials: calls
+    monkeypatch.setattr("conversation.voice.voice_input.PARTIAL_EVERY_S", 100.0)  # no partials
     script = [0.9] * 15 + [0.0] * 7 + [0.9] * 10 + [0.0] * 20
-    session, wire, _, recorder = make_session(ScriptedLlm(["We open at nine."]))
+    wire = Wire()
     # Slow enough that the first recognition is still running when speech resumes.
     recognizer = PausingRecognizer(wire, ["when do", "when do you open on sunday"], delay=3.0)
-    session.context.recognizer = recognizer
-    session.context.voice_input = scripted_vad(script)
+    voice = VoiceSetup(recognizer=recognizer, activity=scripted_vad(script))
+    session, wire, _, recorder = make_session(
+        ScriptedLlm(["We open at nine."]), voice=voice, wire=wire
+    )
     await drive(session, wire, scripted_voice(script), timeout=20)
     assert recognizer.calls == [False, False] and recognizer.cancelled == [0]
     finals = [i["text"] for i in wire.items if isinstance(i, dict) and i.get("final")]

@@ -7,7 +7,7 @@ import pytest
 from avatars import services
 from avatars.models import CannedClip, FAQEntry
 from avatars.selectors import faq_entries_for
-from conversation.reply import clips
+from conversation.canned import clips
 from tests.processes import wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]

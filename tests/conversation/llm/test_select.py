@@ -11,7 +11,7 @@ from conversation.llm.anthropic_backend import ClaudeBackend
 from conversation.llm.base import ChatTurn, FaqItem, LlmBackend, LlmRequest
 from conversation.llm.faq import FaqAnswerer
 from conversation.llm.openai_compat import OpenAICompatBackend
-from conversation.llm.select import STRONG_FAQ_THRESHOLD, FaqFirst, build_llm
+from conversation.llm.select import STRONG_FAQ_THRESHOLD, StrongMatches, build_answering
 from tests.conversation.llm.fake_servers import FakeServer, openai_reply
 
 ITEMS = [
@@ -32,38 +32,38 @@ def request(question: str) -> LlmRequest:
     return LlmRequest(system="s", history=(ChatTurn("user", question),), language="en")
 
 
-def test_no_configuration_means_the_faq_answerer(faq: FaqAnswerer) -> None:
-    assert build_llm(faq=faq) is faq
+def test_no_configuration_means_the_faq_alone(faq: FaqAnswerer) -> None:
+    answering = build_answering(faq=faq)
+    assert answering.faq is faq and answering.llm is None
+    assert answering.name == "faq"
 
 
 def test_an_anthropic_key_means_claude_behind_the_faq(faq: FaqAnswerer) -> None:
-    backend = build_llm(faq=faq, anthropic_api_key="sk-ant", llm_base_url="http://llm:8000/v1")
-    assert isinstance(backend, FaqFirst)
-    assert isinstance(backend.remote, ClaudeBackend)
-    assert backend.strong_threshold == STRONG_FAQ_THRESHOLD
-    assert backend.name == "faq+claude"
+    answering = build_answering(
+        faq=faq, anthropic_api_key="sk-ant", llm_base_url="http://llm:8000/v1"
+    )
+    assert isinstance(answering.llm, ClaudeBackend)
+    assert isinstance(answering.faq, StrongMatches)
+    assert answering.faq.threshold == STRONG_FAQ_THRESHOLD
+    assert answering.name == "faq+claude"
 
 
 def test_a_base_url_means_the_openai_compatible_server(faq: FaqAnswerer) -> None:
-    backend = build_llm(faq=faq, llm_base_url="http://llm:8000/v1", llm_model="qwen")
-    assert isinstance(backend, FaqFirst)
-    assert isinstance(backend.remote, OpenAICompatBackend)
-    assert backend.remote.url == "http://llm:8000/v1/chat/completions"
+    answering = build_answering(faq=faq, llm_base_url="http://llm:8000/v1", llm_model="qwen")
+    assert isinstance(answering.llm, OpenAICompatBackend)
+    assert answering.llm.url == "http://llm:8000/v1/chat/completions"
 
 
 def test_the_hybrid_can_be_turned_off(faq: FaqAnswerer) -> None:
-    backend = build_llm(faq=faq, anthropic_api_key="sk-ant", strong_faq_threshold=None)
-    assert isinstance(backend, ClaudeBackend)
+    answering = build_answering(faq=faq, anthropic_api_key="sk-ant", strong_faq_threshold=None)
+    assert isinstance(answering.llm, ClaudeBackend)
+    assert answering.faq.match("I forgot my password", "en") is None
 
 
-async def test_a_strong_match_is_answered_from_the_faq_without_the_llm(
-    faq: FaqAnswerer, fake_server: FakeServer
-) -> None:
-    fake_server.reply = openai_reply(["from", " the", " LLM"])
-    backend = build_llm(faq=faq, llm_base_url=fake_server.url, timeout_s=2.0)
-    deltas = [delta async for delta in backend.stream(request("I forgot my password"))]
-    assert "".join(deltas) == PASSWORD_ANSWER
-    assert fake_server.requests == []
+def test_a_strong_match_is_answered_from_the_faq(faq: FaqAnswerer) -> None:
+    answering = build_answering(faq=faq, llm_base_url="http://llm:8000/v1")
+    found = answering.faq.match("I forgot my password", "en")
+    assert found is not None and found.answer == PASSWORD_ANSWER
 
 
 @pytest.mark.parametrize(
@@ -73,29 +73,20 @@ async def test_a_strong_match_is_answered_from_the_faq_without_the_llm(
         "what's the weather like tomorrow",  # no match at all
     ],
 )
-async def test_other_questions_go_to_the_llm(
-    faq: FaqAnswerer, fake_server: FakeServer, question: str
-) -> None:
-    fake_server.reply = openai_reply(["from", " the", " LLM"])
-    backend = build_llm(faq=faq, llm_base_url=fake_server.url, timeout_s=2.0)
-    assert isinstance(backend, FaqFirst)
-    assert backend.match(question, "en") is None
-    assert [delta async for delta in backend.stream(request(question))] == ["from", " the", " LLM"]
-    assert fake_server.requests[0].body["messages"][-1]["content"] == question
+def test_other_questions_are_left_to_the_llm(faq: FaqAnswerer, question: str) -> None:
+    answering = build_answering(faq=faq, llm_base_url="http://llm:8000/v1")
+    assert answering.faq.match(question, "en") is None
 
 
-async def test_closing_the_hybrid_closes_the_remote_stream(
-    faq: FaqAnswerer, fake_server: FakeServer
-) -> None:
+async def test_closing_a_remote_stream_closes_its_http_stream(fake_server: FakeServer) -> None:
     fake_server.reply = openai_reply([f" w{i}" for i in range(40)], delay=0.05)
-    backend = FaqFirst(faq, OpenAICompatBackend(base_url=fake_server.url, model="m", timeout_s=2.0))
-    deltas = backend.stream(request("tell me a joke about cats"))
+    remote = OpenAICompatBackend(base_url=fake_server.url, model="m", timeout_s=2.0)
+    deltas = remote.stream(request("tell me a joke about cats"))
     assert await anext(deltas) == " w0"
     await deltas.aclose()  # type: ignore[attr-defined]
     assert await asyncio.to_thread(fake_server.wait_closed, 1.0)
 
 
-def test_every_backend_meets_the_protocol(faq: FaqAnswerer) -> None:
-    remote = ClaudeBackend(api_key="k", model="m")
-    for backend in (faq, remote, OpenAICompatBackend("http://x", "m"), FaqFirst(faq, remote)):
+def test_every_backend_meets_the_protocol() -> None:
+    for backend in (ClaudeBackend(api_key="k", model="m"), OpenAICompatBackend("http://x", "m")):
         assert isinstance(backend, LlmBackend)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from contracts.media import Box
+from contracts.messages import FramesReady, RenderFailed
 from conversation.reply.media import MediaAssembler, PendingChunk
 
 TURN = uuid.uuid4()
@@ -14,15 +16,17 @@ def pending(seq: int, deadline: float, audio: bytes = ONE_SECOND) -> PendingChun
     return PendingChunk(seq=seq, audio=audio, first_frame=25 * seq, sentence=0, deadline=deadline)
 
 
-def frames(seq: int, count: int = 2) -> dict:
-    return {
-        "type": "lipsync.frames",
-        "turn_id": str(TURN),
-        "seq": seq,
-        "idle_indices": list(range(count)),
-        "boxes": [[0, 0, 8, 8]] * count,
-        "jpegs": [b"\xff\xd8jpeg"] * count,
-    }
+def frames(seq: int, count: int = 2) -> FramesReady:
+    return FramesReady(
+        turn_id=str(TURN),
+        seq=seq,
+        part=0,
+        parts=1,
+        first_frame=25 * seq,
+        idle_indices=tuple(range(count)),
+        boxes=(Box(0, 0, 8, 8),) * count,
+        jpegs=(b"\xff\xd8jpeg",) * count,
+    )
 
 
 def assembler(*chunks: PendingChunk) -> MediaAssembler:
@@ -88,7 +92,7 @@ def test_each_released_chunk_pushes_back_when_the_next_one_is_needed() -> None:
 
 def test_a_failed_render_goes_audio_only_at_once_and_input_closes_the_turn() -> None:
     media = assembler(pending(0, 10.0))
-    assert media.on_failed({"turn_id": str(TURN), "seq": 0})
+    assert media.on_failed(RenderFailed(turn_id=str(TURN), seq=0))
     [late] = media.release(0.0, needed_at=5.0)
     assert late.lipsync_late
     assert not media.done

@@ -11,9 +11,9 @@ from django.db import connection
 from avatars.clip_keys import canned_clip_key
 from avatars.models import CannedClip
 from contracts.media import Box
+from conversation.canned import clips
+from conversation.canned.store import DjangoClipStore
 from conversation.protocol import ChunkFrame, MediaChunk
-from conversation.reply import clips
-from conversation.reply.clip_store import DjangoClipStore
 from conversation.reply.ports import AvatarRuntime
 from tests.avatars.factories import make_avatar
 

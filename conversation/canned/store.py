@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from avatars.models import CannedClip
-from conversation.reply import clips
+from conversation.canned import clips
 from conversation.reply.ports import AvatarRuntime
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,223 @@
+"""Messages between the processes, each with one encode and one decode.
+
+Render requests go to the `lipsync` queue and recognition requests to the `speech` queue as
+Celery kwargs (msgpack); frames, render failures and recognition results come back to a
+session's channel over the channel layer (msgpack dicts with a `type`). Nothing else builds or
+reads these dicts, and tasks are sent by name, so the web process never imports a worker's code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+from contracts.media import Box
+
+RENDER_TASK = "lipsync_worker.tasks.render_chunk"  # kwargs: RenderRequest
+BAKE_TASK = "lipsync_worker.tasks.bake_avatar"  # kwargs: avatar_id
+TRANSCRIBE_TASK = "conversation.tasks.transcribe_utterance"  # kwargs: TranscribeRequest
+PRERENDER_TASK = "conversation.tasks.prerender_faq_clip"  # kwargs: avatar_id, faq_entry_id
+
+# Per-turn cancel flags and per-task revoke marks in Redis: the gateway sets them, lipsync
+# workers read them before a chunk starts and between batches.
+CANCEL_TTL_S = 600
+
+
+def cancel_key(turn_id: str) -> str:
+    return f"lipsync:cancel:{turn_id}"
+
+
+def revoked_key(task_id: str) -> str:
+    return f"lipsync:revoked:{task_id}"
+
+
+class MessageError(ValueError):
+    """A message that does not have the shape its type promises."""
+
+
+def _kwargs_of(message: Any) -> dict[str, Any]:
+    return {f.name: getattr(message, f.name) for f in fields(message)}
+
+
+def _from(cls: type, data: Mapping[str, Any]) -> Any:
+    try:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+    except (TypeError, ValueError) as error:
+        raise MessageError(f"malformed {cls.__name__}: {error}") from None
+
+
+def _sizes_only(message: Any, hidden: Sequence[str]) -> str:
+    """A task's kwargs as Flower and logs may show them: sizes instead of audio or words."""
+    shown = {
+        name: (_size(value) if name in hidden else value)
+        for name, value in _kwargs_of(message).items()
+    }
+    return repr(shown)
+
+
+def _size(value: Any) -> str:
+    return f"<{len(value)} bytes>" if isinstance(value, bytes) else f"<{len(value)} items>"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderRequest:
+    """One audio chunk of a turn to render on a lipsync worker (task kwargs)."""
+
+    channel: str  # where the frames go: the session's channel
+    avatar_id: int
+    baked_checksum: str
+    renderer: str
+    turn_id: str
+    seq: int
+    audio: bytes  # int16 mono 16 kHz PCM
+    idle_start: int
+    turn_frame: int
+    left_audio: bytes = b""
+
+    def to_kwargs(self) -> dict[str, Any]:
+        return _kwargs_of(self)
+
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any]) -> RenderRequest:
+        request: RenderRequest = _from(cls, kwargs)
+        return request
+
+    def shown(self) -> str:
+        return _sizes_only(self, ("audio", "left_audio"))
+
+    @property
+    def priority(self) -> int:
+        """The broker priority, 0 (taken first) to 9.
+
+        Chunk `seq` plays about `seq` seconds into its answer, while the answer's text is spoken
+        and queued far faster than that: taken in arrival order, a burst of new answers would
+        wait behind the later chunks of the ones before. Taken by priority, every answer's first
+        chunk goes first, and later chunks, which have time, fill the gaps.
+        """
+        return min(self.seq, 9)
+
+
+@dataclass(frozen=True, slots=True)
+class FramesReady:
+    """Rendered frames of one chunk (or of one part of it: a chunk over the budget is split)."""
+
+    TYPE: ClassVar[str] = "lipsync.frames"
+
+    turn_id: str
+    seq: int
+    part: int
+    parts: int
+    first_frame: int
+    idle_indices: tuple[int, ...]
+    boxes: tuple[Box, ...]
+    jpegs: tuple[bytes, ...]
+    render_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not len(self.idle_indices) == len(self.boxes) == len(self.jpegs):
+            raise MessageError("frames message: idle_indices, boxes and jpegs differ in length")
+        if not 0 <= self.part < self.parts:
+            raise MessageError(f"frames message: part {self.part} of {self.parts}")
+
+    def encode(self) -> dict[str, Any]:
+        return {
+            "type": self.TYPE,
+            "turn_id": self.turn_id,
+            "seq": self.seq,
+            "part": self.part,
+            "parts": self.parts,
+            "first_frame": self.first_frame,
+            "idle_indices": list(self.idle_indices),
+            "boxes": [[b.x, b.y, b.w, b.h] for b in self.boxes],
+            "jpegs": list(self.jpegs),
+            "render_ms": self.render_ms,
+        }
+
+    @classmethod
+    def decode(cls, message: Mapping[str, Any]) -> FramesReady:
+        try:
+            return cls(
+                turn_id=str(message["turn_id"]),
+                seq=int(message["seq"]),
+                part=int(message.get("part", 0)),
+                parts=int(message.get("parts", 1)),
+                first_frame=int(message.get("first_frame", 0)),
+                idle_indices=tuple(int(i) for i in message["idle_indices"]),
+                boxes=tuple(Box(*(int(v) for v in box)) for box in message["boxes"]),
+                jpegs=tuple(bytes(jpeg) for jpeg in message["jpegs"]),
+                render_ms=float(message.get("render_ms", 0.0)),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise MessageError(f"malformed frames message: {type(error).__name__}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderFailed:
+    """A chunk that will get no frames: the session plays its audio over the idle loop."""
+
+    TYPE: ClassVar[str] = "lipsync.failed"
+
+    turn_id: str
+    seq: int
+    reason: str = ""
+
+    def encode(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "turn_id": self.turn_id, "seq": self.seq, "reason": self.reason}
+
+    @classmethod
+    def decode(cls, message: Mapping[str, Any]) -> RenderFailed:
+        try:
+            return cls(
+                turn_id=str(message["turn_id"]),
+                seq=int(message["seq"]),
+                reason=str(message.get("reason", "")),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise MessageError(f"malformed render failure: {type(error).__name__}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class TranscribeRequest:
+    """One utterance to recognise on a speech worker (task kwargs)."""
+
+    channel: str  # where the result goes
+    request_id: str
+    audio: bytes  # int16 mono 16 kHz PCM
+    language: str | None = None
+    hints: tuple[str, ...] = field(default=())
+
+    def to_kwargs(self) -> dict[str, Any]:
+        kwargs = _kwargs_of(self)
+        kwargs["hints"] = list(self.hints)
+        return kwargs
+
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any]) -> TranscribeRequest:
+        request: TranscribeRequest = _from(cls, {**kwargs, "hints": tuple(kwargs.get("hints", ()))})
+        return request
+
+    def shown(self) -> str:
+        return _sizes_only(self, ("audio", "hints"))
+
+
+@dataclass(frozen=True, slots=True)
+class AsrResult:
+    """The answer to a TranscribeRequest: the text and language, or the error's kind."""
+
+    TYPE: ClassVar[str] = "asr.result"
+
+    request_id: str
+    text: str = ""
+    language: str | None = None
+    error: str | None = None
+
+    def encode(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **_kwargs_of(self)}
+
+    @classmethod
+    def decode(cls, message: Mapping[str, Any]) -> AsrResult:
+        result: AsrResult = _from(cls, message)
+        if not isinstance(result.request_id, str) or not isinstance(result.text, str):
+            raise MessageError("malformed recognition result")
+        return result

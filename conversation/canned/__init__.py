@@ -1,0 +1,1 @@
+"""Canned answers: FAQ replies stored as the media stream they played, replayed on a hit."""

@@ -1,0 +1,238 @@
+"""Voice input of one session: the microphone stream through the VAD, partial transcripts while
+the user speaks, the utterance recognised early when they pause, and the end of their turn.
+
+It talks to its owner only through `RecognitionHooks`: the session never sees a VAD window or
+a decoder, and this class never sees a turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from conversation.asr.base import AsrError, Transcript
+from conversation.protocol import ErrorCode, ProtocolError
+from conversation.voice.recognizer import SpeechRecognizer
+from conversation.voice.vad import SpeechEnded, SpeechPaused, SpeechStarted, VadEvent, VoiceActivity
+
+log = logging.getLogger(__name__)
+
+PARTIAL_EVERY_S = 0.8  # of speech between partial transcripts
+SAMPLE_RATE = 16_000
+
+
+@dataclass
+class AudioClock:
+    """Bounds what a client may send: real time plus a little slack, never a flood."""
+
+    started: float
+    slack_s: float = 1.0
+    samples: int = 0
+    warned_at: float = -1e9
+
+    def admit(self, samples: int, now: float) -> bool:
+        if (self.samples + samples) / SAMPLE_RATE > now - self.started + self.slack_s:
+            return False
+        self.samples += samples
+        return True
+
+    def should_warn(self, now: float) -> bool:
+        if now - self.warned_at < 1.0:
+            return False
+        self.warned_at = now
+        return True
+
+
+@dataclass(frozen=True)
+class VoiceSetup:
+    """What a session's voice input is made of: the process's shared models and the avatar's
+    languages (one language is passed to the recognizer; several let it detect)."""
+
+    recognizer: SpeechRecognizer
+    activity: Callable[[], VoiceActivity]
+    languages: tuple[str, ...] = ("en",)
+    hints: tuple[str, ...] = ()  # phrases customers are likely to say (the FAQ)
+
+    @property
+    def language(self) -> str | None:
+        return self.languages[0] if len(self.languages) == 1 else None
+
+    async def recognize(self, audio: np.ndarray) -> Transcript:
+        return await self.recognizer.recognize(audio, language=self.language, hints=self.hints)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """An utterance's final transcript ("" when nothing was recognised) and its stage latencies
+    for the turn record: `vad_decision_ms`, and when recognition worked `asr_ms` (how long it
+    took) and `asr_wait_ms` (how much of it came after the end was decided: what the customer
+    waited for)."""
+
+    text: str
+    language: str | None
+    stage_ms: dict[str, float]
+
+
+@dataclass
+class Utterance:
+    """One finished utterance. `recognize()` gives its final transcript: the recognition that
+    started when the user paused if the utterance ended there, else a new one."""
+
+    ended_at: float  # monotonic: when the user's speech ended (TTFW counts from here)
+    decision_ms: float  # silence heard after the end before it was decided
+    audio: np.ndarray = field(repr=False)
+    setup: VoiceSetup = field(repr=False)
+    early: asyncio.Task[Transcript] | None = None
+    early_started: float | None = None
+    decided_at: float = field(default_factory=time.monotonic)
+
+    async def recognize(self) -> Heard:
+        """The final transcript; a failed recognition is logged and heard as nothing."""
+        stage_ms = {"vad_decision_ms": round(self.decision_ms, 2)}
+        try:
+            if self.early is not None:
+                started, result = self.early_started or self.decided_at, await self.early
+            else:
+                started, result = self.decided_at, await self.setup.recognize(self.audio)
+        except AsrError as error:
+            log.warning("speech recognition failed (%s)", error.kind)
+            return Heard(text="", language=None, stage_ms=stage_ms)
+        now = time.monotonic()
+        stage_ms["asr_ms"] = round((now - started) * 1000, 2)
+        stage_ms["asr_wait_ms"] = round((now - self.decided_at) * 1000, 2)
+        return Heard(text=result.text.strip(), language=result.language, stage_ms=stage_ms)
+
+    def discard(self) -> None:
+        if self.early is not None:
+            self.early.cancel()
+
+
+class RecognitionHooks(Protocol):
+    async def on_start_of_speech(self, received: float) -> bool:
+        """Speech is confirmed: the owner barges in and listens. False: not heard (rate limit)."""
+        ...
+
+    async def on_interim_transcript(self, text: str) -> None: ...
+
+    async def on_end_of_turn(self, utterance: Utterance) -> bool:
+        """The user finished; False when the owner no longer listens (the utterance is dropped)."""
+        ...
+
+
+@dataclass
+class _Early:
+    at_ms: float
+    task: asyncio.Task[Transcript]
+    started: float = field(default_factory=time.monotonic)
+
+
+class VoiceInput:
+    """From `audio_start` to `audio_stop`: push PCM, get hooks called."""
+
+    def __init__(
+        self,
+        setup: VoiceSetup,
+        hooks: RecognitionHooks,
+        *,
+        started: float,
+        max_utterance_s: float = 30.0,
+    ) -> None:
+        self.setup = setup
+        self.hooks = hooks
+        self._activity = setup.activity()
+        self._activity.max_utterance_s = max_utterance_s
+        self._clock = AudioClock(started=started)
+        self._listening = False  # between a start the owner took and the end
+        self._partial: asyncio.Task[None] | None = None
+        self._partial_at = int(PARTIAL_EVERY_S * SAMPLE_RATE)
+        self._early: _Early | None = None
+
+    async def push(self, pcm: np.ndarray, received: float) -> None:
+        """Raises ProtocolError (rate_limited) when audio comes faster than real time; such
+        audio is dropped, and one error a second is enough to tell the client."""
+        if not self._clock.admit(len(pcm), received):
+            if self._clock.should_warn(received):
+                raise ProtocolError(ErrorCode.RATE_LIMITED, "audio arrives faster than real time")
+            return
+        for event in self._activity.push(pcm):
+            await self._on_event(event, received)
+        self._maybe_partial()
+
+    async def flush(self, received: float) -> None:
+        """The microphone stopped: a confirmed utterance ends here."""
+        for event in self._activity.flush():
+            await self._on_event(event, received)
+
+    def close(self) -> None:
+        if self._partial is not None:
+            self._partial.cancel()
+        self._drop_early()
+
+    async def _on_event(self, event: VadEvent, received: float) -> None:
+        if isinstance(event, SpeechStarted):
+            if not self._listening:
+                self._listening = await self.hooks.on_start_of_speech(received)
+        elif isinstance(event, SpeechPaused):
+            if self._listening:
+                self._drop_early()  # speech resumed since the last pause: that audio was not all
+                task = asyncio.create_task(self.setup.recognize(event.audio))
+                # Dropped unawaited when speech resumes: its failure is not an error of anyone.
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+                self._early = _Early(at_ms=event.at_ms, task=task)
+        elif isinstance(event, SpeechEnded):
+            await self._on_end(event, received)
+
+    async def _on_end(self, event: SpeechEnded, received: float) -> None:
+        listening, self._listening = self._listening, False
+        if self._partial is not None:
+            self._partial.cancel()  # the final transcript supersedes it
+        self._partial_at = int(PARTIAL_EVERY_S * SAMPLE_RATE)
+        early, self._early = self._early, None
+        if early is not None and early.at_ms != event.at_ms:
+            early.task.cancel()  # it heard less than the whole utterance
+            early = None
+        utterance = Utterance(
+            # TTFW counts from the end of the user's speech, not from when the VAD was sure.
+            ended_at=received - event.decision_ms / 1000,
+            decision_ms=event.decision_ms,
+            audio=event.audio,
+            setup=self.setup,
+            early=early.task if early else None,
+            early_started=early.started if early else None,
+        )
+        if not listening or not await self.hooks.on_end_of_turn(utterance):
+            utterance.discard()
+
+    def _maybe_partial(self) -> None:
+        """While the user speaks, a partial transcript about every PARTIAL_EVERY_S of speech."""
+        if not self._listening:
+            return
+        if self._partial is not None and not self._partial.done():
+            return  # one recognition at a time: a slow ASR sends fewer partials, never a backlog
+        if self._early is not None and not self._early.task.done():
+            return  # the likely final transcript is being recognised: it goes first
+        audio = self._activity.utterance_so_far()
+        if audio is None or len(audio) < self._partial_at:
+            return
+        self._partial_at = len(audio) + int(PARTIAL_EVERY_S * SAMPLE_RATE)
+        self._partial = asyncio.create_task(self._send_partial(audio))
+
+    async def _send_partial(self, audio: np.ndarray) -> None:
+        try:
+            result = await self.setup.recognize(audio)
+        except AsrError as error:  # a partial is optional: the final transcript still comes
+            log.warning("partial transcript failed (%s)", error.kind)
+            return
+        if self._listening and result.text.strip():
+            await self.hooks.on_interim_transcript(result.text.strip())
+
+    def _drop_early(self) -> None:
+        if self._early is not None:
+            self._early.task.cancel()
+            self._early = None
