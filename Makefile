@@ -32,6 +32,8 @@ run: $(STAMP) system-packages-run
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	@# The architecture's import rules (pyproject.toml, [tool.importlinter]).
+	PYTHONPATH=scripts $(VENV)/bin/lint-imports --no-cache
 
 test: $(STAMP) system-packages-test lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile

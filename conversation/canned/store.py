@@ -12,8 +12,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from avatars.models import CannedClip
+from conversation.avatar import AvatarRuntime
 from conversation.canned import clips
-from conversation.reply.ports import AvatarRuntime
 
 log = logging.getLogger(__name__)
 

@@ -10,16 +10,14 @@ import json
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from conversation import metrics
-
-if TYPE_CHECKING:
-    from conversation.reply.turn import Turn
+from conversation.reply.turn import Turn
 
 log = logging.getLogger("conversation.turns")
 

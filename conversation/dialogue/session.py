@@ -41,7 +41,8 @@ from conversation.protocol import (
     Transcript,
     TurnEnd,
 )
-from conversation.reply.turn import Turn, TurnContext, idle_index_now, run_turn
+from conversation.reply.pipeline import run_turn
+from conversation.reply.turn import Turn, TurnContext, idle_index_now
 from conversation.voice.voice_input import Utterance, VoiceInput, VoiceSetup
 
 log = logging.getLogger(__name__)

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from avatars.selectors import avatar_get_usable, consent_window, faq_entries_for
 from contracts.media import FPS, Box
+from conversation.avatar import AvatarRuntime
 from conversation.canned.store import DjangoClipStore
+from conversation.dialogue.session import Session
 from conversation.llm.base import FaqItem, system_prompt
 from conversation.llm.faq import FaqAnswerer
 from conversation.llm.select import DEFAULT_CLAUDE_MODEL, build_answering
 from conversation.protocol import AvatarInfo, IdleClip, Ready
-from conversation.reply.ports import AvatarRuntime, TurnTimeouts
+from conversation.reply.ports import TurnTimeouts
 from conversation.reply.render_queue import CeleryRenderQueue
 from conversation.reply.turn import TurnContext
 from conversation.tts.select import build_tts
 from conversation.voice import models
 from conversation.voice.recognizer import QueueRecognizer
 from conversation.voice.voice_input import VoiceSetup
-
-if TYPE_CHECKING:
-    from conversation.dialogue.session import Session
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ from contracts.messages import FramesReady, MessageError, RenderFailed
 from conversation.canned.store import DjangoClipStore
 from conversation.edge.assembly import load_session_setup
 from conversation.llm.base import FaqMatch
+from conversation.reply.pipeline import run_turn
 from conversation.reply.ports import TurnTimeouts
 from conversation.reply.render_queue import CeleryRenderQueue
-from conversation.reply.turn import Turn, TurnContext, run_turn
+from conversation.reply.turn import Turn, TurnContext
 from conversation.tts.select import build_tts
 
 log = logging.getLogger(__name__)

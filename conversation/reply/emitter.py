@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
 
 from conversation.canned.clips import StoredClip
 from conversation.protocol import Fallback, MediaChunk, Subtitle, media_audio_seconds
 from conversation.reply.outbox import ReplyMedia
-
-if TYPE_CHECKING:
-    from conversation.reply.turn import Turn, TurnContext
+from conversation.reply.turn import Turn, TurnContext
 
 # A chunk still waiting for frames goes out this long before the client would run out of audio:
 # room for the network and the client's scheduling.

@@ -13,8 +13,8 @@ from redis.exceptions import RedisError
 
 from avatarsite import dispatch, redis_clients
 from contracts.messages import CANCEL_TTL_S, RenderRequest, cancel_key
+from conversation.avatar import AvatarRuntime
 from conversation.reply.audio_chunks import LipSyncChunk
-from conversation.reply.ports import AvatarRuntime
 
 log = logging.getLogger(__name__)
 

@@ -11,17 +11,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conversation.protocol import Fallback, Subtitle
 from conversation.reply.audio_chunks import LipSyncChunk, TurnAudioChunker
 from conversation.reply.media import PendingChunk
 from conversation.reply.outbox import ReplyMedia
+from conversation.reply.turn import Turn, TurnContext
 from conversation.reply.writer import END
 from conversation.tts.base import TtsError
-
-if TYPE_CHECKING:
-    from conversation.reply.turn import Turn, TurnContext
 
 log = logging.getLogger(__name__)
 

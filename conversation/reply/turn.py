@@ -1,29 +1,20 @@
-"""One turn of the conversation: answer text -> sentences -> TTS -> lip-sync -> the client.
-
-Every stage streams into the next: the first sentence goes to TTS while the LLM still writes,
-each ~1 s of audio goes to a lipsync worker as soon as it exists, and each chunk goes to the
-client the moment its frames are back (or its deadline passes: audio over the idle loop).
-The three stages (writer, speaker, emitter) run in one TaskGroup, so cancelling the turn stops
-every stage at once; they pass sentences over a queue and chunks through the reply's media.
-"""
+"""One turn of the conversation: the question, what its reply's stages use (TurnContext), and
+what the turn record keeps. The stages themselves are in writer, speaker and emitter; pipeline
+runs them."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
 
-from avatars.clip_keys import canned_clip_key
 from contracts.media import FPS
+from conversation.avatar import AvatarRuntime
 from conversation.llm.base import ChatTurn, FaqMatcher, LlmBackend
 from conversation.protocol import Fallback
-from conversation.reply.emitter import emit, play_stored
 from conversation.reply.outbox import ReplyMedia
-from conversation.reply.ports import AvatarRuntime, ClipStore, RenderQueue, TurnTimeouts
-from conversation.reply.speaker import speak
-from conversation.reply.writer import write_sentences
+from conversation.reply.ports import ClipStore, RenderQueue, TurnTimeouts
 from conversation.tts.base import TtsBackend
 
 
@@ -89,37 +80,6 @@ class Turn:
 
     def _first_frames(self, queued_at: float) -> None:
         self.mark("lipsync_first_frames_ms", since=queued_at)
-
-
-async def run_turn(turn: Turn, ctx: TurnContext) -> None:
-    """Answer the turn's text. Raises CancelledError when the turn is interrupted."""
-    match = await asyncio.to_thread(ctx.faq.match, turn.text, turn.language)
-    turn.mark("understand_ms")
-    cache_key: str | None = None
-    if match is not None:
-        cache_key = canned_clip_key(
-            avatar_id=ctx.avatar.id,
-            baked_checksum=ctx.avatar.baked_checksum,
-            voice=ctx.avatar.voice,
-            renderer=ctx.avatar.renderer,
-            text=match.answer,
-        )
-        stored = await ctx.clips.lookup(cache_key)
-        turn.mark("cache_lookup_ms")
-        if stored is not None:
-            turn.cache_hit = True
-            await play_stored(turn, ctx, stored)
-            return
-    async with asyncio.TaskGroup() as group:
-        sentences: asyncio.Queue[Any] = asyncio.Queue()
-        group.create_task(write_sentences(turn, ctx, match.answer if match else None, sentences))
-        group.create_task(speak(turn, ctx, sentences, turn.media))
-        group.create_task(emit(turn, ctx, turn.media))
-    clip = turn.media.clip()
-    if match is not None and cache_key and not turn.fallbacks and clip is not None:
-        await ctx.clips.save(
-            cache_key=cache_key, avatar=ctx.avatar, faq_entry_id=match.entry_id, clip=clip
-        )
 
 
 def idle_index_now(session_started: float, idle_frames: int) -> int:

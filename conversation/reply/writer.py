@@ -12,14 +12,12 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conversation.llm.base import ChatTurn, LlmError, LlmErrorKind, LlmRequest, handoff_answer
 from conversation.protocol import Fallback
 from conversation.reply.chunker import SentenceChunker
-
-if TYPE_CHECKING:
-    from conversation.reply.turn import Turn, TurnContext
+from conversation.reply.turn import Turn, TurnContext
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from django.db import connection
 from avatars.clip_keys import canned_clip_key
 from avatars.models import CannedClip
 from contracts.media import Box
+from conversation.avatar import AvatarRuntime
 from conversation.canned import clips
 from conversation.canned.store import DjangoClipStore
 from conversation.protocol import ChunkFrame, MediaChunk
-from conversation.reply.ports import AvatarRuntime
 from tests.avatars.factories import make_avatar
 
 pytestmark = pytest.mark.django_db(transaction=True)

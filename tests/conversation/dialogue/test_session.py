@@ -18,12 +18,13 @@ import pytest
 
 from contracts.media import SAMPLES_PER_FRAME, Box
 from contracts.messages import FramesReady, RenderFailed
+from conversation.avatar import AvatarRuntime
 from conversation.canned import clips
 from conversation.dialogue.records import TurnRecorder
 from conversation.dialogue.session import Session, Transport
 from conversation.llm.base import FaqMatch, LlmError, LlmErrorKind, LlmRequest
 from conversation.protocol import Interrupt, MediaChunk, MediaKind, Text
-from conversation.reply.ports import AvatarRuntime, TurnTimeouts
+from conversation.reply.ports import TurnTimeouts
 from conversation.reply.turn import TurnContext
 from conversation.tts.base import TtsError, TtsErrorKind
 from conversation.voice.voice_input import VoiceSetup
