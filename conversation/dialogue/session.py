@@ -32,14 +32,12 @@ from conversation.protocol import (
     Interrupt,
     Interrupted,
     InterruptReason,
-    MediaChunk,
     Ping,
     Pong,
     ProtocolError,
     State,
     Text,
     Transcript,
-    TurnEnd,
 )
 from conversation.reply.pipeline import run_turn
 from conversation.reply.turn import Turn, TurnContext, idle_index_now
@@ -263,17 +261,8 @@ class Session:
                     await self._end_locked(turn)
 
     async def _end_locked(self, turn: Turn) -> None:
-        end = MediaChunk(turn_id=turn.turn_id, seq=turn.end_seq, end=True)
-        await self._send_bytes_locked(end.pack())
-        await self._send_locked(
-            TurnEnd(
-                turn_id=turn.turn_id,
-                ttfw_ms=turn.ttfw_ms,
-                fallbacks=tuple(turn.fallbacks),
-                cache_hit=turn.cache_hit,
-                interrupted=False,
-            )
-        )
+        await self._send_bytes_locked(turn.end_marker().pack())
+        await self._send_locked(turn.end_message())
         await self._move_locked(TurnState.IDLE)
         self._record(turn, interrupted=False, barge_in_ms=None)
         self._turn = None

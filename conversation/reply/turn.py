@@ -12,7 +12,7 @@ from uuid import UUID
 from contracts.media import FPS
 from conversation.avatar import AvatarRuntime
 from conversation.llm.base import ChatTurn, FaqMatcher, LlmBackend
-from conversation.protocol import Fallback
+from conversation.protocol import Fallback, MediaChunk, TurnEnd
 from conversation.reply.outbox import ReplyMedia
 from conversation.reply.ports import ClipStore, RenderQueue, TurnTimeouts
 from conversation.tts.base import TtsBackend
@@ -77,6 +77,20 @@ class Turn:
     def fallback(self, kind: Fallback) -> None:
         if kind not in self.fallbacks:
             self.fallbacks.append(kind)
+
+    def end_marker(self) -> MediaChunk:
+        """The media message after the last chunk the client got."""
+        return MediaChunk(turn_id=self.turn_id, seq=self.end_seq, end=True)
+
+    def end_message(self) -> TurnEnd:
+        """What the client learns of a turn that played out."""
+        return TurnEnd(
+            turn_id=self.turn_id,
+            ttfw_ms=self.ttfw_ms,
+            fallbacks=tuple(self.fallbacks),
+            cache_hit=self.cache_hit,
+            interrupted=False,
+        )
 
     def _first_frames(self, queued_at: float) -> None:
         self.mark("lipsync_first_frames_ms", since=queued_at)
