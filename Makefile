@@ -34,6 +34,8 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	@# The architecture's import rules (pyproject.toml, [tool.importlinter]).
 	PYTHONPATH=scripts $(VENV)/bin/lint-imports --no-cache
+	@# At most 12 modules a package, 300 lines a class (docs/architecture.md).
+	$(PY) scripts/structure_check.py
 
 test: $(STAMP) system-packages-test lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile

@@ -125,9 +125,15 @@ VARIABLES: dict[str, Variable] = {
             "Directory with MuseTalk v1.5 weights in the official layout.",
         ),
         Variable("WHISPER_MODEL", "unset", "faster-whisper model name or CTranslate2 directory."),
-        Variable("ASR_LOCATION", "web", "Where speech is recognised: web (beside each web process) or speech (the speech queue)."),
+        Variable(
+            "ASR_LOCATION",
+            "web",
+            "Where speech is recognised: web (beside each web process) or speech (the speech queue).",
+        ),
         Variable("WHISPER_DEVICE", "cpu", "Where faster-whisper runs: cpu or cuda."),
-        Variable("WHISPER_COMPUTE_TYPE", "int8", "faster-whisper compute type (int8, float16, ...)."),
+        Variable(
+            "WHISPER_COMPUTE_TYPE", "int8", "faster-whisper compute type (int8, float16, ...)."
+        ),
         Variable("VAD_END_SILENCE_MS", "300", "Silence that ends the user's turn."),
         Variable("VAD_MIN_SPEECH_MS", "200", "Shorter sounds (clicks, coughs) never interrupt."),
         Variable("ANTHROPIC_API_KEY", "unset", "Answer with Claude when set."),

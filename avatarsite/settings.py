@@ -126,7 +126,7 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "avatarsite.channel_layer.RestartTolerantChannelLayer",
+        "BACKEND": "avatarsite.infra.channel_layer.RestartTolerantChannelLayer",
         "CONFIG": {
             # redis-py's default 5 s read timeout equals channels-redis's 5 s blocking pop:
             # give reads room so an idle session's pop never times out.
@@ -230,8 +230,8 @@ if not DEBUG:
 
 # Error reports (logged 500s, mail to ADMINS if ever configured) never carry request bodies,
 # query strings or local variables: those can hold what a user typed or said.
-DEFAULT_EXCEPTION_REPORTER = "avatarsite.error_reports.PrivateExceptionReporter"
-DEFAULT_EXCEPTION_REPORTER_FILTER = "avatarsite.error_reports.PrivateReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "avatarsite.http.error_reports.PrivateExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "avatarsite.http.error_reports.PrivateReporterFilter"
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -146,8 +146,7 @@ def stack_children(host: str, port: int, flower_port: int) -> list[Child]:
         # One scheduler per deployment: consent expiry every 30 s, turn-record retention daily.
         Child(
             "beat",
-            celery
-            + ["beat", "-s", str(VAR_DIR / "celerybeat-schedule"), "--loglevel=INFO"],
+            celery + ["beat", "-s", str(VAR_DIR / "celerybeat-schedule"), "--loglevel=INFO"],
         ),
         Child(
             "flower",

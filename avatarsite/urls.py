@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import path, re_path
 
-from avatarsite import views
+from avatarsite.http import views
 
 admin.site.site_header = "Avatar service"
 admin.site.site_title = "Avatar service admin"

@@ -110,7 +110,9 @@ class BenchClient:
                 self._on_media(now, MediaChunk.unpack(data), len(data))
                 continue
             message = json.loads(data)
-            self.recent.append(message["type"] + (f" {message['state']}" if "state" in message else ""))
+            self.recent.append(
+                message["type"] + (f" {message['state']}" if "state" in message else "")
+            )
             trace = self.trace
             if trace is not None and message.get("turn_id") == trace.turn_id:
                 trace.text_bytes += len(data)

@@ -27,8 +27,12 @@ def prerender_faq_clip(avatar_id: int, faq_entry_id: int) -> None:
         return
     # async_to_sync, not asyncio.run: the pipeline's database calls then run on this thread.
     stored = async_to_sync(prerender_answer)(avatar_slug=avatar.slug, faq_entry_id=faq_entry_id)
-    log.info("pre-render of FAQ entry %s for avatar %s: %s", faq_entry_id, avatar_id,
-             "stored" if stored else "not stored")
+    log.info(
+        "pre-render of FAQ entry %s for avatar %s: %s",
+        faq_entry_id,
+        avatar_id,
+        "stored" if stored else "not stored",
+    )
 
 
 @shared_task(name=TRANSCRIBE_TASK, ignore_result=True)

@@ -22,7 +22,7 @@ from celery import shared_task, signals
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from avatarsite import redis_clients
+from avatarsite.infra import redis_clients
 from contracts.messages import BAKE_TASK, RENDER_TASK, RenderFailed, RenderRequest
 from lipsync_worker import artifacts, baking, selection
 from lipsync_worker.cancel import should_skip, turn_cancelled

@@ -20,7 +20,8 @@ from redis.exceptions import RedisError
 
 from avatars.selectors import AvatarUnavailable, Unavailable, consent_window
 from avatars.services import avatar_group
-from avatarsite import access, redis_clients
+from avatarsite.http import access
+from avatarsite.infra import redis_clients
 from contracts.messages import AsrResult, FramesReady, MessageError, RenderFailed
 from conversation import metrics
 from conversation.cancellation import cancel_and_wait

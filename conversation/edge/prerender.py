@@ -60,7 +60,9 @@ class Collector:
         return None
 
 
-async def prerender_answer(*, avatar_slug: str, faq_entry_id: int, lipsync_timeout_s: float = 30.0) -> bool:
+async def prerender_answer(
+    *, avatar_slug: str, faq_entry_id: int, lipsync_timeout_s: float = 30.0
+) -> bool:
     """Render and store the entry's answer for the avatar; True when a clip exists afterwards."""
     setup = await database_sync_to_async(load_session_setup)(avatar_slug)
     entry = await database_sync_to_async(faq_entry_get)(faq_entry_id)
@@ -73,14 +75,21 @@ async def prerender_answer(*, avatar_slug: str, faq_entry_id: int, lipsync_timeo
         avatar=avatar,
         faq=KnownAnswer(entry.pk, entry.answer),
         llm=None,
-        tts=build_tts(avatar.tts_backend, settings.PIPER_VOICE, espeak_program=settings.ESPEAK_PROGRAM),
+        tts=build_tts(
+            avatar.tts_backend, settings.PIPER_VOICE, espeak_program=settings.ESPEAK_PROGRAM
+        ),
         renders=CeleryRenderQueue(channel),
         clips=DjangoClipStore(),
         timeouts=TurnTimeouts(lipsync_s=lipsync_timeout_s, max_lead_s=1e9),
         output=Collector(),
     )
-    turn = Turn(turn_id=uuid.uuid4(), text=entry.question, language=avatar.language,
-                started=time.monotonic(), idle_start=0)
+    turn = Turn(
+        turn_id=uuid.uuid4(),
+        text=entry.question,
+        language=avatar.language,
+        started=time.monotonic(),
+        idle_start=0,
+    )
 
     async def listen() -> None:
         while (message := await layer.receive(channel))["type"] != _DONE:
@@ -98,8 +107,12 @@ async def prerender_answer(*, avatar_slug: str, faq_entry_id: int, lipsync_timeo
     finally:
         await _stop_listening(layer, channel, listener)
     if turn.fallbacks:
-        log.warning("pre-render of FAQ entry %s for %s fell back (%s); not stored",
-                    faq_entry_id, avatar_slug, ",".join(turn.fallbacks))
+        log.warning(
+            "pre-render of FAQ entry %s for %s fell back (%s); not stored",
+            faq_entry_id,
+            avatar_slug,
+            ",".join(turn.fallbacks),
+        )
     return turn.cache_hit or not turn.fallbacks
 
 
@@ -116,4 +129,3 @@ async def _stop_listening(layer: Any, channel: str, listener: asyncio.Task[None]
         listener.cancel()
     finally:
         await layer.close_pools()
-

@@ -11,7 +11,7 @@ from uuid import UUID
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
-from avatarsite import dispatch, redis_clients
+from avatarsite.infra import dispatch, redis_clients
 from contracts.messages import CANCEL_TTL_S, RenderRequest, cancel_key
 from conversation.avatar import AvatarRuntime
 from conversation.reply.audio_chunks import LipSyncChunk

@@ -50,8 +50,10 @@ def local_recognizer() -> SpeechRecognizer:
     asr = backend()
     with _lock:
         if _local is None:
-            _local = ProcessRecognizer(backend) if isinstance(asr, PocketsphinxAsr) else (
-                LocalRecognizer(asr)
+            _local = (
+                ProcessRecognizer(backend)
+                if isinstance(asr, PocketsphinxAsr)
+                else (LocalRecognizer(asr))
             )
         return _local
 

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from avatarsite import dispatch
+from avatarsite.infra import dispatch
 from contracts.messages import AsrResult, TranscribeRequest
 from conversation.asr.base import AsrBackend, AsrError, AsrErrorKind, Transcript
 
@@ -114,7 +114,9 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _child_transcribe(audio: np.ndarray, language: str | None, hints: tuple[str, ...]) -> Transcript:
+def _child_transcribe(
+    audio: np.ndarray, language: str | None, hints: tuple[str, ...]
+) -> Transcript:
     assert _child_backend is not None
     return _child_backend.transcribe(audio, language=language, hints=hints)
 

@@ -22,7 +22,7 @@ from django.test import Client, override_settings
 from django.urls import path
 
 from avatarsite.celery import app
-from avatarsite.dispatch import send_render, send_transcription
+from avatarsite.infra.dispatch import send_render, send_transcription
 from contracts import messages
 from contracts.messages import RenderRequest, TranscribeRequest
 from tests.speech_audio import espeak_pcm16
@@ -163,7 +163,10 @@ def test_every_task_that_carries_bytes_is_queued_with_a_safe_repr() -> None:
         assert name in app.tasks  # the worker really registers it under that name
         assert any(f.type in ("bytes", bytes) for f in fields(payload))
         assert queued_without_kwargsrepr(name, constant) == [], name
-        assert "kwargsrepr=request.shown()" in (ROOT / "avatarsite" / "dispatch.py").read_text()
+        assert (
+            "kwargsrepr=request.shown()"
+            in (ROOT / "avatarsite" / "infra" / "dispatch.py").read_text()
+        )
     # Every other task takes ids only: nothing a customer said or looked like.
     for name, task in app.tasks.items():
         if name.startswith("celery.") or name in {n for _, n in payloads}:

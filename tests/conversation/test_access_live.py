@@ -14,7 +14,7 @@ from django.core import signing
 from django.test import override_settings
 from django.utils import timezone
 
-from avatarsite import access
+from avatarsite.http import access
 from tests.conversation.ws_client import AvatarClient, db_call, session_token
 
 ALLOWED = "http://shop.example"

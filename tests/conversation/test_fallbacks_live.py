@@ -30,7 +30,9 @@ def test_llm_late_failing_broken_or_hanging(demo_avatar, start_worker, start_dap
     try:
         start_worker("lipsync")
         _, port = start_daphne(
-            LLM_BASE_URL=f"{fake.url}/v1", LLM_FIRST_TOKEN_TIMEOUT_S="0.5", LLM_TIMEOUT_S="3",
+            LLM_BASE_URL=f"{fake.url}/v1",
+            LLM_FIRST_TOKEN_TIMEOUT_S="0.5",
+            LLM_TIMEOUT_S="3",
             LIPSYNC_TIMEOUT_S="10",
         )
 

@@ -182,7 +182,7 @@ def test_typed_text_reaches_no_log_and_no_turn_record(
 def test_sessions_are_refused_with_a_clear_close_code(demo_avatar, start_daphne) -> None:
     from avatars import services
     from avatars.models import Avatar
-    from avatarsite import access
+    from avatarsite.http import access
 
     Avatar.objects.create(slug="nocons", name="No consent", status=Avatar.Status.READY)
     _, port = start_daphne()

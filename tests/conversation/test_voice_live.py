@@ -41,12 +41,16 @@ def test_a_spoken_faq_question_is_transcribed_and_answered(
     if where == "speech":
         start_worker("speech", ASR_LOCATION="speech")
     _, port = start_daphne(LIPSYNC_TIMEOUT_S="20", ASR_LOCATION=where)
-    question = with_noise(espeak_pcm16("What are your opening hours?", silence_before=0.8, silence_after=1.2))
+    question = with_noise(
+        espeak_pcm16("What are your opening hours?", silence_before=0.8, silence_after=1.2)
+    )
 
     async def scenario():
         client = await AvatarClient.connect(port)
         await client.next_event(10)
-        await client.send({"type": "audio_start", "sample_rate": 16000, "encoding": "pcm_s16le", "channels": 1})
+        await client.send(
+            {"type": "audio_start", "sample_rate": 16000, "encoding": "pcm_s16le", "channels": 1}
+        )
         sender = asyncio.create_task(stream(client, question))
         events = await client.until(is_turn_end, 90)
         await sender
@@ -79,12 +83,16 @@ def test_speech_barges_in_and_a_click_does_not(demo_avatar, start_worker, start_
     _, port = start_daphne(LIPSYNC_TIMEOUT_S="20")
     click = noisy_silence(0.5)
     click[4000:5600] = (np.sin(np.arange(1600) * 0.3) * 20000).astype(np.int16)  # 100 ms, loud
-    speech = with_noise(espeak_pcm16("Excuse me, I have another question.", silence_before=0.3, silence_after=1.0))
+    speech = with_noise(
+        espeak_pcm16("Excuse me, I have another question.", silence_before=0.3, silence_after=1.0)
+    )
 
     async def scenario():
         client = await AvatarClient.connect(port)
         await client.next_event(10)
-        await client.send({"type": "audio_start", "sample_rate": 16000, "encoding": "pcm_s16le", "channels": 1})
+        await client.send(
+            {"type": "audio_start", "sample_rate": 16000, "encoding": "pcm_s16le", "channels": 1}
+        )
         await client.send({"type": "text", "text": "How can I return an item?"})
         await client.until(lambda e: e.type == "media:chunk", 60)
         await stream(client, click)
@@ -105,7 +113,9 @@ def test_speech_barges_in_and_a_click_does_not(demo_avatar, start_worker, start_
     assert "listening" in [e.message.state for e in cut + rest if e.type == "state"]
 
 
-def test_malformed_audio_gets_errors_and_the_session_goes_on(demo_avatar, start_worker, start_daphne) -> None:
+def test_malformed_audio_gets_errors_and_the_session_goes_on(
+    demo_avatar, start_worker, start_daphne
+) -> None:
     start_worker("lipsync")
     _, port = start_daphne()
 
@@ -117,11 +127,15 @@ def test_malformed_audio_gets_errors_and_the_session_goes_on(demo_avatar, start_
         replies.append((await client.next_event(10)).message)
         await client.send(np.zeros(320, np.int16).tobytes())  # audio before audio_start
         replies.append((await client.next_event(10)).message)
-        await client.send({"type": "audio_start", "sample_rate": 8000, "encoding": "pcm_s16le", "channels": 1})
+        await client.send(
+            {"type": "audio_start", "sample_rate": 8000, "encoding": "pcm_s16le", "channels": 1}
+        )
         replies.append((await client.next_event(10)).message)
         await client.send(np.zeros(16_000, np.int16).tobytes())  # one second in one message
         replies.append((await client.next_event(10)).message)
-        await client.send({"type": "audio_start", "sample_rate": 16000, "encoding": "pcm_s16le", "channels": 1})
+        await client.send(
+            {"type": "audio_start", "sample_rate": 16000, "encoding": "pcm_s16le", "channels": 1}
+        )
         for _ in range(500):  # ten seconds of audio at once: faster than any microphone
             await client.send(noisy_silence(0.02).tobytes())
         flood = await client.quiet_for(1.0)
@@ -131,7 +145,12 @@ def test_malformed_audio_gets_errors_and_the_session_goes_on(demo_avatar, start_
         return replies, flood, events
 
     replies, flood, events = asyncio.run(scenario())
-    assert [r.code for r in replies] == ["audio_malformed", "not_ready", "invalid_field", "audio_malformed"]
+    assert [r.code for r in replies] == [
+        "audio_malformed",
+        "not_ready",
+        "invalid_field",
+        "audio_malformed",
+    ]
     # On a loaded machine the refusal may come after the first quiet second: look at both.
     refused = [e.message.code for e in flood + events if e.type == "error"]
     assert refused[:1] == ["rate_limited"], [e.message for e in flood + events][:3]

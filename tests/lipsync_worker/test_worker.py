@@ -17,7 +17,7 @@ from django.core.management import call_command
 
 from avatars import services
 from avatars.models import Avatar
-from avatarsite.dispatch import cancel_turn, revoke_renders, send_render
+from avatarsite.infra.dispatch import cancel_turn, revoke_renders, send_render
 from contracts.messages import RenderRequest
 from tests.processes import wait_until
 from tests.speech_audio import espeak_pcm16

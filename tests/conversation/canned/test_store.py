@@ -21,17 +21,36 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def sample_clip() -> clips.StoredClip:
-    chunk = MediaChunk(turn_id=uuid.uuid4(), seq=0, audio=b"\x01\x00" * 6400,
-                       frames=(ChunkFrame(0, Box(1, 2, 3, 4), b"\xff\xd8x"),) * 10)
+    chunk = MediaChunk(
+        turn_id=uuid.uuid4(),
+        seq=0,
+        audio=b"\x01\x00" * 6400,
+        frames=(ChunkFrame(0, Box(1, 2, 3, 4), b"\xff\xd8x"),) * 10,
+    )
     return clips.encode([chunk], [clips.ClipSentence(0, 0, "We open at nine.")])
 
 
 def test_racing_writers_leave_one_row_and_one_file(tmp_path) -> None:
     avatar = make_avatar()
-    runtime = AvatarRuntime(id=avatar.pk, slug=avatar.slug, name="A", baked_checksum="c", renderer="cpu",
-                            tts_backend="espeak", voice="en-us", language="en", languages=("en",), persona="")
-    key = canned_clip_key(avatar_id=avatar.pk, baked_checksum="c", voice="en-us", renderer="cpu",
-                          text="We open at nine.")
+    runtime = AvatarRuntime(
+        id=avatar.pk,
+        slug=avatar.slug,
+        name="A",
+        baked_checksum="c",
+        renderer="cpu",
+        tts_backend="espeak",
+        voice="en-us",
+        language="en",
+        languages=("en",),
+        persona="",
+    )
+    key = canned_clip_key(
+        avatar_id=avatar.pk,
+        baked_checksum="c",
+        voice="en-us",
+        renderer="cpu",
+        text="We open at nine.",
+    )
     store = DjangoClipStore(root=tmp_path)
     barrier = threading.Barrier(4)
 
@@ -55,7 +74,13 @@ def test_racing_writers_leave_one_row_and_one_file(tmp_path) -> None:
 
 
 def test_whitespace_does_not_make_a_second_copy() -> None:
-    a = canned_clip_key(avatar_id=1, baked_checksum="x", voice="v", renderer="cpu", text="Hi  there.\n")
-    b = canned_clip_key(avatar_id=1, baked_checksum="x", voice="v", renderer="cpu", text="Hi there.")
-    c = canned_clip_key(avatar_id=1, baked_checksum="y", voice="v", renderer="cpu", text="Hi there.")
+    a = canned_clip_key(
+        avatar_id=1, baked_checksum="x", voice="v", renderer="cpu", text="Hi  there.\n"
+    )
+    b = canned_clip_key(
+        avatar_id=1, baked_checksum="x", voice="v", renderer="cpu", text="Hi there."
+    )
+    c = canned_clip_key(
+        avatar_id=1, baked_checksum="y", voice="v", renderer="cpu", text="Hi there."
+    )
     assert a == b != c

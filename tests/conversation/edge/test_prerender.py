@@ -16,7 +16,9 @@ pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 def test_prerender_stores_one_clip_per_answer_and_a_second_run_adds_none(
     demo_avatar, start_worker, settings
 ) -> None:
-    FAQEntry.objects.exclude(pk__in=list(FAQEntry.objects.values_list("pk", flat=True)[:3])).update(active=False)
+    FAQEntry.objects.exclude(pk__in=list(FAQEntry.objects.values_list("pk", flat=True)[:3])).update(
+        active=False
+    )
     start_worker("lipsync")
     start_worker("speech")
     assert services.faq_clips_prerender_request(avatar=demo_avatar) == 3

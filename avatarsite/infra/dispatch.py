@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from avatarsite import redis_clients
 from avatarsite.celery import app
+from avatarsite.infra import redis_clients
 from contracts.messages import (
     CANCEL_TTL_S,
     RENDER_TASK,

@@ -16,8 +16,9 @@ from django.views.static import serve
 from django_prometheus.exports import ExportToDjangoView
 
 from avatars.selectors import AvatarUnavailable, Unavailable, avatar_get_usable, avatar_list_public
-from avatarsite import access, redis_clients
-from avatarsite.health import health_report
+from avatarsite.http import access
+from avatarsite.http.health import health_report
+from avatarsite.infra import redis_clients
 
 
 def home(request: HttpRequest) -> HttpResponse:

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from django.core import signing
 
-TOKEN_SALT = "avatarsite.access.session-token"
+TOKEN_SALT = "avatarsite.access.session-token"  # kept across moves: tokens in flight stay valid
 NO_ORIGIN = "-"  # the sessions-per-origin bucket of clients that name none
 HEARTBEAT_S = 30.0  # a live session refreshes its place in the per-origin count this often
 STALE_AFTER_S = 3 * HEARTBEAT_S  # a place not refreshed for this long belonged to a dead process

@@ -1,0 +1,1 @@
+"""The HTTP side of the site: views, session tokens and origins, health, private error reports."""

@@ -1,0 +1,1 @@
+"""What a process shares: its Redis clients, the channel layer, and tasks sent by name."""
