@@ -15,6 +15,9 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AVATAR_VAR_DIR", BASE_DIR / "var"))
+# Packaged models assembled at first use (Whisper base): kept apart so that a fresh var dir
+# (every test run, a new volume) can share them.
+PACKAGED_MODELS_DIR = Path(os.environ.get("AVATAR_MODELS_DIR", VAR_DIR / "models"))
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,11 @@ VARIABLES: dict[str, Variable] = {
             "AVATAR_VAR_DIR",
             "var/",
             "Runtime files: SQLite database, media, secret key, redis data.",
+        ),
+        Variable(
+            "AVATAR_MODELS_DIR",
+            "var/models/",
+            "Where packaged models are assembled and checked at first use (Whisper base).",
         ),
         Variable(
             "DEBUG",
@@ -124,7 +132,11 @@ VARIABLES: dict[str, Variable] = {
             "unset",
             "Directory with MuseTalk v1.5 weights in the official layout.",
         ),
-        Variable("WHISPER_MODEL", "unset", "faster-whisper model name or CTranslate2 directory."),
+        Variable(
+            "WHISPER_MODEL",
+            "unset",
+            "Unset: the packaged Whisper base. A faster-whisper size name, a CTranslate2 directory, or pocketsphinx.",
+        ),
         Variable(
             "ASR_LOCATION",
             "web",
@@ -134,7 +146,24 @@ VARIABLES: dict[str, Variable] = {
         Variable(
             "WHISPER_COMPUTE_TYPE", "int8", "faster-whisper compute type (int8, float16, ...)."
         ),
-        Variable("VAD_END_SILENCE_MS", "300", "Silence that ends the user's turn."),
+        Variable(
+            "VAD_END_SILENCE_MS",
+            "300",
+            "Silence that ends a turn when TURN_MODEL is off or missing.",
+        ),
+        Variable("TURN_MODEL", "1", "Judge each pause with the Smart Turn end-of-turn model."),
+        Variable(
+            "TURN_THRESHOLD", "0.5", "Smart Turn probability above which a pause ends the turn."
+        ),
+        Variable(
+            "TURN_MAX_SILENCE_MS", "1500", "Silence that ends a turn the model judged unfinished."
+        ),
+        Variable(
+            "TURN_HOLD_MS",
+            "750",
+            "Silence after the last word before a spoken answer may be heard; speech before it "
+            "continues the question.",
+        ),
         Variable("VAD_MIN_SPEECH_MS", "200", "Shorter sounds (clicks, coughs) never interrupt."),
         Variable("ANTHROPIC_API_KEY", "unset", "Answer with Claude when set."),
         Variable("LLM_BASE_URL", "unset", "Answer with an OpenAI-compatible server when set."),

@@ -7,6 +7,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from avatarsite.env import (
     BASE_DIR,
+    PACKAGED_MODELS_DIR,
     VAR_DIR,
     env_bool,
     env_float,
@@ -203,11 +204,16 @@ METRICS_PUBLIC = DEBUG
 LIPSYNC_RENDERER = env_str("LIPSYNC_RENDERER", "auto")
 LIPSYNC_MEMORY_MB = env_int("LIPSYNC_MEMORY_MB", 4096)
 MUSETALK_MODELS = env_optional("MUSETALK_MODELS")
+MODELS_DIR = PACKAGED_MODELS_DIR  # packaged models, assembled and checked at first use
 WHISPER_MODEL = env_optional("WHISPER_MODEL")
 ASR_LOCATION = env_str("ASR_LOCATION", "web")
 WHISPER_DEVICE = env_str("WHISPER_DEVICE", "cpu")
 WHISPER_COMPUTE_TYPE = env_str("WHISPER_COMPUTE_TYPE", "int8")
 VAD_END_SILENCE_MS = env_int("VAD_END_SILENCE_MS", 300)
+TURN_MODEL = env_bool("TURN_MODEL", True)
+TURN_THRESHOLD = env_float("TURN_THRESHOLD", 0.5)
+TURN_MAX_SILENCE_MS = env_int("TURN_MAX_SILENCE_MS", 1500)
+TURN_HOLD_MS = env_int("TURN_HOLD_MS", 750)
 REPLY_STREAMING = env_bool("REPLY_STREAMING", True)  # off only for the benchmark's baseline
 VAD_MIN_SPEECH_MS = env_int("VAD_MIN_SPEECH_MS", 200)
 ANTHROPIC_API_KEY = env_optional("ANTHROPIC_API_KEY")

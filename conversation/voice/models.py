@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from django.conf import settings
@@ -9,17 +10,21 @@ from django.conf import settings
 from conversation.asr.base import AsrBackend
 from conversation.asr.pocketsphinx_backend import PocketsphinxAsr
 from conversation.asr.select import build_asr
+from conversation.voice.end_of_turn import TurnCompletion, TurnModelError
 from conversation.voice.recognizer import LocalRecognizer, ProcessRecognizer, SpeechRecognizer
 from conversation.voice.vad import SileroProbability, VoiceActivity
 
-# Silence after which the utterance is recognised speculatively, before VAD_END_SILENCE_MS has
-# confirmed its end: the result is used if no speech resumes (docs/architecture.md, Voice).
-EARLY_RECOGNITION_MS = 150
+# Silence after which the utterance is recognised speculatively and the end-of-turn model
+# judges it (docs/architecture.md, Voice): Smart Turn was trained on utterances cut by a VAD
+# after 200 ms of silence.
+PAUSE_MS = 200
 
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _asr: tuple[AsrBackend, str] | None = None
 _silero: SileroProbability | None = None
 _local: SpeechRecognizer | None = None
+_turn: tuple[TurnCompletion | None, str] | None = None
 
 
 def recognizer() -> tuple[AsrBackend, str]:
@@ -31,6 +36,7 @@ def recognizer() -> tuple[AsrBackend, str]:
                 settings.WHISPER_MODEL,
                 device=settings.WHISPER_DEVICE,
                 compute_type=settings.WHISPER_COMPUTE_TYPE,
+                models_dir=settings.MODELS_DIR,
             )
         return _asr
 
@@ -63,17 +69,44 @@ def ready() -> bool:
     return _asr is not None
 
 
+def turn_model_reason() -> str | None:
+    """How turns end here, once the end-of-turn model was looked for (for /healthz)."""
+    return None if _turn is None else _turn[1]
+
+
+def turn_model() -> tuple[TurnCompletion | None, str]:
+    """The process's end-of-turn model (None: silence alone ends turns) and why."""
+    global _turn
+    with _lock:
+        if _turn is None:
+            if not settings.TURN_MODEL:
+                _turn = None, f"off (TURN_MODEL=0): {settings.VAD_END_SILENCE_MS} ms of silence"
+            else:
+                try:
+                    model = TurnCompletion(threshold=settings.TURN_THRESHOLD)
+                    _turn = model, f"{model.name}, threshold {settings.TURN_THRESHOLD}"
+                except TurnModelError as error:
+                    _turn = (
+                        None,
+                        f"unavailable ({error}): {settings.VAD_END_SILENCE_MS} ms of silence",
+                    )
+                    log.warning("end of turn: %s", _turn[1])
+        return _turn
+
+
 def voice_activity() -> VoiceActivity:
-    """A fresh endpointer for one microphone stream, on the shared Silero model."""
+    """A fresh endpointer for one microphone stream, on the shared Silero model. With the
+    end-of-turn model, silence alone ends a turn only after TURN_MAX_SILENCE_MS."""
     global _silero
     with _lock:
         if _silero is None:
             _silero = SileroProbability()
+    judged = turn_model()[0] is not None
     return VoiceActivity(
         _silero.new_stream,
         min_speech_ms=settings.VAD_MIN_SPEECH_MS,
-        end_silence_ms=settings.VAD_END_SILENCE_MS,
-        pause_ms=EARLY_RECOGNITION_MS,
+        end_silence_ms=settings.TURN_MAX_SILENCE_MS if judged else settings.VAD_END_SILENCE_MS,
+        pause_ms=PAUSE_MS,
     )
 
 

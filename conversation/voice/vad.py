@@ -189,6 +189,21 @@ class VoiceActivity:
         audio = np.concatenate(self._windows)
         return audio[max(self._start * WINDOW - self._pad - self._first_window * WINDOW, 0) :]
 
+    @property
+    def hearing_speech(self) -> bool:
+        """Whether the last window sounded like speech (confirmed or not): an answer waiting for
+        the floor keeps waiting while this is true."""
+        return self._start is not None and self._silent == 0
+
+    def end_if_paused(self, at_ms: float) -> SpeechEnded | None:
+        """End the utterance now if it is still in the pause that began at `at_ms` (the
+        end-of-turn model judged it complete); None when speech has resumed since."""
+        if self._start is None or not self._confirmed or not self._silent:
+            return None
+        if self._speech_end * WINDOW_MS != at_ms:
+            return None
+        return self._end(self._speech_end, decision_windows=self._silent)
+
     def flush(self) -> list[VadEvent]:
         """The microphone stopped: a confirmed utterance ends here, an unconfirmed one is dropped."""
         events: list[VadEvent] = []

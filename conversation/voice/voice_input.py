@@ -17,7 +17,9 @@ from typing import Protocol
 import numpy as np
 
 from conversation.asr.base import AsrError, Transcript
+from conversation.floor import Floor
 from conversation.protocol import ErrorCode, ProtocolError
+from conversation.voice.end_of_turn import TurnCompletion
 from conversation.voice.recognizer import SpeechRecognizer
 from conversation.voice.vad import SpeechEnded, SpeechPaused, SpeechStarted, VadEvent, VoiceActivity
 
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 PARTIAL_EVERY_S = 0.8  # of speech between partial transcripts
 SAMPLE_RATE = 16_000
+# An utterance continued after a pause keeps at most this much of what came before it.
+MAX_CONTINUED_S = 20.0
 
 
 @dataclass
@@ -58,6 +62,10 @@ class VoiceSetup:
     activity: Callable[[], VoiceActivity]
     languages: tuple[str, ...] = ("en",)
     hints: tuple[str, ...] = ()  # phrases customers are likely to say (the FAQ)
+    # Judges each pause; None: the VAD's silence alone ends the turn.
+    turn_model: TurnCompletion | None = None
+    # Silence after the customer's last word before an answer may be heard (conversation/floor).
+    hold_s: float = 0.0
 
     @property
     def language(self) -> str | None:
@@ -91,6 +99,8 @@ class Utterance:
     early: asyncio.Task[Transcript] | None = None
     early_started: float | None = None
     decided_at: float = field(default_factory=time.monotonic)
+    floor: Floor = field(default_factory=lambda: Floor(0.0), repr=False)
+    ended_by: str = "silence"  # what decided the end: silence, model, stop or limit
 
     async def recognize(self) -> Heard:
         """The final transcript; a failed recognition is logged and heard as nothing."""
@@ -133,7 +143,13 @@ class _Early:
 
 
 class VoiceInput:
-    """From `audio_start` to `audio_stop`: push PCM, get hooks called."""
+    """From `audio_start` to `audio_stop`: push PCM, get hooks called.
+
+    The end of a turn (docs/architecture.md, Voice): at each pause the end-of-turn model judges
+    the utterance so far; complete ends the turn at once, incomplete waits for more speech up to
+    the VAD's long silence. The answer's first sound still waits for the customer to leave the
+    floor; speech that resumes before then continues the same utterance.
+    """
 
     def __init__(
         self,
@@ -152,6 +168,10 @@ class VoiceInput:
         self._partial: asyncio.Task[None] | None = None
         self._partial_at = int(PARTIAL_EVERY_S * SAMPLE_RATE)
         self._early: _Early | None = None
+        self._judge: asyncio.Task[None] | None = None
+        self._received = started  # when the last audio arrived
+        self._ended: Utterance | None = None  # the last utterance, until its answer is heard
+        self._before = np.zeros(0, dtype=np.int16)  # what a continued utterance began with
 
     async def push(self, pcm: np.ndarray, received: float) -> None:
         """Raises ProtocolError (rate_limited) when audio comes faster than real time; such
@@ -160,54 +180,103 @@ class VoiceInput:
             if self._clock.should_warn(received):
                 raise ProtocolError(ErrorCode.RATE_LIMITED, "audio arrives faster than real time")
             return
+        self._received = received
         for event in self._activity.push(pcm):
             await self._on_event(event, received)
+        if self._ended is not None:
+            self._ended.floor.hear(self._activity.hearing_speech)
         self._maybe_partial()
 
     async def flush(self, received: float) -> None:
         """The microphone stopped: a confirmed utterance ends here."""
         for event in self._activity.flush():
             await self._on_event(event, received)
+        if self._ended is not None:
+            self._ended.floor.release()  # nothing more can come: no reason to hold the answer
 
     def close(self) -> None:
-        if self._partial is not None:
-            self._partial.cancel()
+        for task in (self._partial, self._judge):
+            if task is not None:
+                task.cancel()
         self._drop_early()
 
     async def _on_event(self, event: VadEvent, received: float) -> None:
         if isinstance(event, SpeechStarted):
             if not self._listening:
+                self._continue_or_start()
                 self._listening = await self.hooks.on_start_of_speech(received)
         elif isinstance(event, SpeechPaused):
             if self._listening:
                 self._drop_early()  # speech resumed since the last pause: that audio was not all
-                task = asyncio.create_task(self.setup.recognize(event.audio))
+                audio = self._whole(event.audio)
+                task = asyncio.create_task(self.setup.recognize(audio))
                 # Dropped unawaited when speech resumes: its failure is not an error of anyone.
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
                 self._early = _Early(at_ms=event.at_ms, task=task)
+                if self.setup.turn_model is not None:
+                    if self._judge is not None:
+                        self._judge.cancel()
+                    self._judge = asyncio.create_task(self._judge_pause(event.at_ms, audio))
         elif isinstance(event, SpeechEnded):
-            await self._on_end(event, received)
+            await self._on_end(
+                event, received, ended_by="limit" if not event.decision_ms else "silence"
+            )
 
-    async def _on_end(self, event: SpeechEnded, received: float) -> None:
+    def _continue_or_start(self) -> None:
+        """Speech before the last answer was heard continues that utterance (a pause inside a
+        sentence); after it, it is a new one."""
+        ended, self._ended = self._ended, None
+        if ended is not None and not ended.floor.released:
+            self._before = ended.audio[-int(MAX_CONTINUED_S * SAMPLE_RATE) :]
+        else:
+            self._before = np.zeros(0, dtype=np.int16)
+
+    def _whole(self, audio: np.ndarray) -> np.ndarray:
+        return np.concatenate([self._before, audio]) if len(self._before) else audio
+
+    async def _judge_pause(self, at_ms: float, audio: np.ndarray) -> None:
+        """The end-of-turn model on the pause's audio; complete ends the turn if the customer is
+        still silent. Model trouble leaves the decision to the silence."""
+        model = self.setup.turn_model
+        assert model is not None
+        try:
+            verdict = await asyncio.to_thread(model.judge, audio)
+        except Exception as error:  # onnxruntime's own types; the long silence still ends it
+            log.warning("end-of-turn model failed (%s)", type(error).__name__)
+            return
+        if not verdict.complete or not self._listening:
+            return
+        ended = self._activity.end_if_paused(at_ms)
+        if ended is not None:
+            await self._on_end(ended, self._received, ended_by="model")
+
+    async def _on_end(self, event: SpeechEnded, received: float, *, ended_by: str) -> None:
         listening, self._listening = self._listening, False
-        if self._partial is not None:
-            self._partial.cancel()  # the final transcript supersedes it
+        for task in (self._partial, self._judge):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()  # the final transcript supersedes a partial; the end is decided
         self._partial_at = int(PARTIAL_EVERY_S * SAMPLE_RATE)
         early, self._early = self._early, None
         if early is not None and early.at_ms != event.at_ms:
             early.task.cancel()  # it heard less than the whole utterance
             early = None
+        # TTFW counts from the end of the user's speech, not from when the end was decided.
+        ended_at = received - event.decision_ms / 1000
         utterance = Utterance(
-            # TTFW counts from the end of the user's speech, not from when the VAD was sure.
-            ended_at=received - event.decision_ms / 1000,
+            ended_at=ended_at,
             decision_ms=event.decision_ms,
-            audio=event.audio,
+            audio=self._whole(event.audio),
             setup=self.setup,
             early=early.task if early else None,
             early_started=early.started if early else None,
+            floor=Floor(ended_at + self.setup.hold_s),
+            ended_by=ended_by,
         )
+        self._before = np.zeros(0, dtype=np.int16)
         if not listening or not await self.hooks.on_end_of_turn(utterance):
             utterance.discard()
+            return
+        self._ended = utterance
 
     def _maybe_partial(self) -> None:
         """While the user speaks, a partial transcript about every PARTIAL_EVERY_S of speech."""
@@ -221,7 +290,7 @@ class VoiceInput:
         if audio is None or len(audio) < self._partial_at:
             return
         self._partial_at = len(audio) + int(PARTIAL_EVERY_S * SAMPLE_RATE)
-        self._partial = asyncio.create_task(self._send_partial(audio))
+        self._partial = asyncio.create_task(self._send_partial(self._whole(audio)))
 
     async def _send_partial(self, audio: np.ndarray) -> None:
         try:

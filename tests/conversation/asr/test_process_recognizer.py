@@ -47,8 +47,11 @@ async def test_decodes_in_another_process_and_survives_its_death(recognizer) -> 
     assert int(again.text.split()[1]) not in (child, os.getpid())  # a fresh child
 
 
-async def test_the_product_decodes_pocketsphinx_in_a_child(settings) -> None:
-    settings.WHISPER_MODEL = None
+async def test_the_product_decodes_pocketsphinx_in_a_child(settings, monkeypatch) -> None:
+    settings.WHISPER_MODEL = "pocketsphinx"
+    monkeypatch.setenv("WHISPER_MODEL", "pocketsphinx")  # the child reads its own settings
+    monkeypatch.setattr(models, "_asr", None)  # built anew from the setting, not this process's
+    monkeypatch.setattr(models, "_local", None)
     chosen = models.local_recognizer()
     assert isinstance(chosen, ProcessRecognizer)
     heard = await chosen.recognize(

@@ -581,3 +581,133 @@ async def test_speech_resuming_after_a_pause_drops_the_early_recognition(monkeyp
     assert finals == ["when do you open on sunday"]
     [record] = recorder.records
     assert not record["interrupted"]
+
+
+# --- end of turn: the model at each pause, the floor before the answer is heard ---------------
+
+
+def _spoken(text: str, *, ssml: bool = False) -> np.ndarray:
+    """espeak-ng speech at 16 kHz; with `ssml`, <break/> makes a pause inside the sentence."""
+    import subprocess
+    import tempfile
+    import wave
+
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, wav = f"{tmp}/raw.wav", f"{tmp}/16k.wav"
+        subprocess.run(["espeak-ng", *(["-m"] if ssml else []), "-w", raw, text], check=True)
+        subprocess.run(["sox", raw, "-r", "16000", "-c", "1", "-b", "16", wav], check=True)
+        with wave.open(wav) as file:
+            return np.frombuffer(file.readframes(file.getnframes()), dtype=np.int16)
+
+
+def _frames(speech: np.ndarray, before_s: float, after_s: float) -> list[tuple[float, Any]]:
+    from conversation.dialogue.session import AudioFrame
+    from conversation.protocol import AudioStart
+
+    pcm = np.concatenate(
+        [
+            np.zeros(int(before_s * 16000), np.int16),
+            speech,
+            np.zeros(int(after_s * 16000), np.int16),
+        ]
+    )
+    start = AudioStart(type="audio_start", sample_rate=16000, encoding="pcm_s16le", channels=1)
+    return [(0.0, start), *((0.02, AudioFrame(pcm[i : i + 320])) for i in range(0, len(pcm), 320))]
+
+
+def _judged_voice(recognizer: Any, hold_s: float = 0.75) -> VoiceSetup:
+    from conversation.voice.end_of_turn import TurnCompletion
+    from conversation.voice.vad import SileroProbability, VoiceActivity
+
+    silero = SileroProbability()
+    return VoiceSetup(
+        recognizer=recognizer,
+        activity=lambda: VoiceActivity(silero.new_stream, end_silence_ms=1500, pause_ms=200),
+        turn_model=TurnCompletion(),
+        hold_s=hold_s,
+    )
+
+
+def _silence_end(speech: np.ndarray) -> float:
+    """Where the longest silence between the first and last sound of `speech` ends, in s."""
+    loud = np.abs(speech[: len(speech) // 160 * 160].reshape(-1, 160)).max(axis=1) > 300
+    sounds = np.flatnonzero(loud)
+    best, run_start = (0, 0), None
+    for i in range(sounds[0], sounds[-1] + 1):
+        if not loud[i] and run_start is None:
+            run_start = i
+        elif loud[i] and run_start is not None:
+            best, run_start = max(best, (i - run_start, i)), None
+    return best[1] / 100
+
+
+class LengthRecognizer:
+    """Hears the whole sentence in audio at least `whole_s` long, its first half in less."""
+
+    def __init__(self, half: str, whole: str, whole_s: float) -> None:
+        self.half, self.whole, self.whole_s = half, whole, whole_s
+
+    async def recognize(self, audio: Any, *, language: str | None, hints: Any) -> Any:
+        from conversation.asr.base import Transcript
+
+        await asyncio.sleep(0.1)
+        text = self.whole if len(audio) / 16000 >= self.whole_s else self.half
+        return Transcript(text=text, final=True, language="en", confidence=None)
+
+
+class TimedWire(Wire):
+    """Notes when the first media chunk of any turn went out."""
+
+    first_media_at: float | None = None
+
+    async def binary(self, data: bytes) -> None:
+        if self.first_media_at is None:
+            self.first_media_at = asyncio.get_running_loop().time()
+        await super().binary(data)
+
+
+async def test_a_complete_question_is_ended_by_the_model_not_the_long_silence() -> None:
+    recognizer = LengthRecognizer("", "when do you open on sunday", 0.0)
+    session, wire, _, recorder = make_session(
+        ScriptedLlm(["We open at nine."]), voice=_judged_voice(recognizer)
+    )
+    await drive(
+        session, wire, _frames(_spoken("When do you open on Sunday?"), 0.3, 2.0), timeout=30
+    )
+
+    [record] = recorder.records
+    # The VAD alone would wait 1,500 ms; Smart Turn judged the question complete at its pause.
+    assert record["turn"].stage_ms["vad_decision_ms"] < 1500
+    assert not record["interrupted"]
+
+
+async def test_a_pause_inside_a_sentence_is_never_answered_before_the_sentence_ends() -> None:
+    """Real Silero VAD and the real end-of-turn model. espeak-ng's half sentence sounds final,
+    so the model may end the turn at the pause: the floor keeps the answer unheard, and the
+    rest of the sentence continues the same utterance instead of interrupting an answer."""
+    speech = _spoken(
+        'How do I return the jacket <break time="600ms"/> that does not fit?', ssml=True
+    )
+    wire = TimedWire()
+    recognizer = LengthRecognizer(
+        "how do i return the jacket",
+        "how do i return the jacket that does not fit",
+        whole_s=_silence_end(speech) + 0.3,  # the pause and some of what follows it
+    )
+    session, wire, _, recorder = make_session(
+        ScriptedLlm(["Bring it back within thirty days."]),
+        voice=_judged_voice(recognizer),
+        wire=wire,
+    )
+    loop = asyncio.get_running_loop()
+    sent_until = loop.time() + len(speech) / 16000 + 0.3  # the last word's sample, paced
+    await drive(session, wire, _frames(speech, 0.3, 2.0), timeout=30)
+
+    assert wire.first_media_at is not None and wire.first_media_at > sent_until
+    finals = [i["text"] for i in wire.items if isinstance(i, dict) and i.get("final")]
+    assert finals[-1] == "how do i return the jacket that does not fit"
+    answered = [r for r in recorder.records if not r["interrupted"]]
+    assert len(answered) == 1 and answered[0]["turn"].text.endswith("does not fit")
+    for record in recorder.records:  # a retracted turn never reached the client's speakers
+        if record["interrupted"]:
+            assert record["turn"].ttfw_ms is None

@@ -253,3 +253,44 @@ def test_streams_sharing_the_model_keep_their_own_state(silero: SileroProbabilit
         interleaved += a.push(pcm[offset : offset + 20 * MS])
         assert b.push(quiet[offset : offset + 20 * MS]) == []
     assert interleaved == alone
+
+
+# --- ending at a pause the end-of-turn model judged complete ---------------------------------
+
+
+def test_an_utterance_ends_at_its_pause_when_asked_while_still_paused() -> None:
+    script = [0.9] * 20 + [0.1] * 10
+    vad = VoiceActivity(scripted(script), end_silence_ms=1500, pause_ms=200)
+    events = feed(vad, ramp(len(script)), WINDOW)
+    (started, paused) = events
+    assert isinstance(started, SpeechStarted) and isinstance(paused, SpeechPaused)
+    assert not vad.hearing_speech
+
+    ended = vad.end_if_paused(paused.at_ms)
+
+    assert isinstance(ended, SpeechEnded)
+    assert ended.at_ms == paused.at_ms == 20 * WINDOW_MS
+    assert ended.decision_ms == 10 * WINDOW_MS  # the silence heard so far
+    assert np.array_equal(ended.audio, paused.audio)
+    assert vad.end_if_paused(paused.at_ms) is None  # it ended once
+    assert feed(vad, ramp(60), WINDOW) == []  # and the long limit does not end it again
+
+
+def test_speech_resumed_since_the_pause_is_not_ended() -> None:
+    script = [0.9] * 20 + [0.1] * 8 + [0.9] * 3
+    vad = VoiceActivity(scripted(script), end_silence_ms=1500, pause_ms=200)
+    events = feed(vad, ramp(len(script)), WINDOW)
+    paused = events[-1]
+    assert isinstance(paused, SpeechPaused)
+    assert vad.hearing_speech
+
+    assert vad.end_if_paused(paused.at_ms) is None
+    assert vad.end_if_paused(31 * WINDOW_MS) is None  # no pause at all now
+
+
+def test_hearing_speech_includes_an_unconfirmed_sound() -> None:
+    vad = VoiceActivity(scripted([0.1] * 3 + [0.9]), min_speech_ms=200)
+    feed(vad, ramp(3), WINDOW)
+    assert not vad.hearing_speech
+    feed(vad, ramp(1), WINDOW)
+    assert vad.hearing_speech  # one window: not speech yet, but an answer should wait
