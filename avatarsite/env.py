@@ -144,6 +144,11 @@ VARIABLES: dict[str, Variable] = {
         ),
         Variable("WHISPER_DEVICE", "cpu", "Where faster-whisper runs: cpu or cuda."),
         Variable(
+            "ASR_DECODES",
+            "the CPU count",
+            "Decodes at once per process, finals before partials; each gets cores / this threads.",
+        ),
+        Variable(
             "WHISPER_COMPUTE_TYPE", "int8", "faster-whisper compute type (int8, float16, ...)."
         ),
         Variable(

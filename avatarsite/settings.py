@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import dj_database_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -209,6 +211,7 @@ WHISPER_MODEL = env_optional("WHISPER_MODEL")
 ASR_LOCATION = env_str("ASR_LOCATION", "web")
 WHISPER_DEVICE = env_str("WHISPER_DEVICE", "cpu")
 WHISPER_COMPUTE_TYPE = env_str("WHISPER_COMPUTE_TYPE", "int8")
+ASR_DECODES = max(1, env_int("ASR_DECODES", os.cpu_count() or 1))
 VAD_END_SILENCE_MS = env_int("VAD_END_SILENCE_MS", 300)
 TURN_MODEL = env_bool("TURN_MODEL", True)
 TURN_THRESHOLD = env_float("TURN_THRESHOLD", 0.5)

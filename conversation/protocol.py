@@ -62,6 +62,7 @@ class InterruptReason(enum.StrEnum):
     SPEECH = "speech"  # server-side VAD heard the user start speaking
     NEW_UTTERANCE = "new_utterance"  # a `text` arrived while the avatar was busy
     SERVER = "server"  # the server ended the turn (consent revoked, shutdown)
+    REVISED = "revised"  # the final transcript changed a spoken answer started before it
 
 
 class Fallback(enum.StrEnum):

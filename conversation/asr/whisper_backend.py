@@ -53,6 +53,8 @@ class FasterWhisperAsr:
         device: str = "cpu",
         compute_type: str = "int8",
         download_root: str | None = None,
+        cpu_threads: int = 0,
+        num_workers: int = 1,
     ) -> None:
         from faster_whisper import WhisperModel
 
@@ -69,7 +71,12 @@ class FasterWhisperAsr:
             model = str(directory)
         try:
             self._model = WhisperModel(
-                model, device=device, compute_type=compute_type, download_root=download_root
+                model,
+                device=device,
+                compute_type=compute_type,
+                download_root=download_root,
+                cpu_threads=cpu_threads,  # threads per decode (0: CTranslate2 decides)
+                num_workers=num_workers,  # decodes that may run at once
             )
         except Exception as exc:  # ctranslate2, tokenizers and hub errors alike
             detail = (str(exc).strip().splitlines() or [""])[0][:200]

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
 
 from contracts.messages import FramesReady, RenderFailed
 from conversation.cancellation import cancel_and_wait
+from conversation.dialogue.gate import Gate, Transport
 from conversation.dialogue.limits import IdleClock, SessionLimits, TurnRate
 from conversation.dialogue.records import TurnRecorder
 from conversation.dialogue.turn_state import TurnState, TurnStateMachine
-from conversation.llm.base import ChatTurn
+from conversation.llm.base import ChatTurn, FaqMatch
 from conversation.protocol import (
     AudioStart,
     AudioStop,
@@ -35,11 +35,10 @@ from conversation.protocol import (
     Ping,
     Pong,
     ProtocolError,
-    State,
     Text,
     Transcript,
 )
-from conversation.reply.pipeline import run_turn
+from conversation.reply.pipeline import answer, run_turn, understand
 from conversation.reply.turn import Turn, TurnContext, idle_index_now
 from conversation.voice.voice_input import Utterance, VoiceInput, VoiceSetup
 
@@ -55,15 +54,6 @@ class AudioFrame:
     """One binary client message: PCM16 mono 16 kHz, already validated by the consumer."""
 
     pcm: np.ndarray
-
-
-@dataclass
-class Transport:
-    """How the session reaches its client (the consumer's send and close methods)."""
-
-    send_text: Callable[[str], Awaitable[None]]
-    send_bytes: Callable[[bytes], Awaitable[None]]
-    close: Callable[[int], Awaitable[None]] | None = None
 
 
 class Session:
@@ -83,13 +73,11 @@ class Session:
         self.recorder = recorder
         self.voice = voice
         self.inbox: asyncio.Queue[Any] = asyncio.Queue(maxsize=INBOX_LIMIT)
-        self.context = context_factory(self)
         self.machine = TurnStateMachine()
-        self.bytes_sent = 0
+        self.gate = Gate(transport, self.machine)
+        self.context = context_factory(self)
         self._idle = IdleClock(self.limits.idle_timeout_s, heard_at=self.started)
         self._turn_rate = TurnRate(self.limits.turns_per_minute)
-        self._lock = asyncio.Lock()
-        self._turn: Turn | None = None
         self._turn_task: asyncio.Task[None] | None = None
         self._history: list[ChatTurn] = []
         self._input: VoiceInput | None = None
@@ -104,17 +92,12 @@ class Session:
             raise ProtocolError(ErrorCode.RATE_LIMITED, "too many messages at once") from None
 
     def on_frames(self, message: FramesReady) -> None:
-        if (turn := self._current(message.turn_id)) is not None:
+        if (turn := self.gate.current(message.turn_id)) is not None:
             turn.media.on_frames(message)
 
     def on_render_failed(self, message: RenderFailed) -> None:
-        if (turn := self._current(message.turn_id)) is not None:
+        if (turn := self.gate.current(message.turn_id)) is not None:
             turn.media.on_failed(message)
-
-    def _current(self, turn_id: str) -> Turn | None:
-        """The running turn if it is `turn_id`: lip-sync replies of older turns are stale."""
-        turn = self._turn
-        return turn if turn is not None and str(turn.turn_id) == turn_id else None
 
     async def run(self) -> None:
         """Handle client messages in order; returns when the session was closed for idling."""
@@ -123,7 +106,7 @@ class Session:
                 async with asyncio.timeout(self._idle.left(time.monotonic())):
                     message, received = await self.inbox.get()
             except TimeoutError:
-                if self._turn is not None or self.transport.close is None:
+                if self.gate.turn is not None or self.transport.close is None:
                     # An answer is still going out (not idle yet), or nobody could close.
                     self._idle.heard_at = time.monotonic()
                     continue
@@ -134,7 +117,7 @@ class Session:
             try:
                 await self._handle(message, received)
             except ProtocolError as error:
-                await self._send(error.to_message())
+                await self.gate.send(error.to_message())
 
     async def _handle(self, message: Any, received: float) -> None:
         if isinstance(message, AudioFrame):
@@ -159,16 +142,16 @@ class Session:
             voice.close()
         elif isinstance(message, Interrupt):
             if await self._interrupt(InterruptReason.CLIENT, received):
-                await self._move(TurnState.IDLE)
+                await self.gate.move(TurnState.IDLE)
         elif isinstance(message, Ping):
-            await self._send(Pong(nonce=message.nonce))
+            await self.gate.send(Pong(nonce=message.nonce))
         # Hello: the version is checked by the consumer before the session sees it.
 
     async def _admit_turn(self, received: float) -> bool:
         if self._turn_rate.admit(received):
             return True
         if (refusal := self._turn_rate.refusal(received)) is not None:
-            await self._send(refusal.to_message())
+            await self.gate.send(refusal.to_message())
         return False
 
     # --- voice (RecognitionHooks) ----------------------------------------------------------
@@ -182,36 +165,80 @@ class Session:
         return True
 
     async def on_interim_transcript(self, text: str) -> None:
-        async with self._lock:
-            turn = self._turn
+        async with self.gate.lock:
+            turn = self.gate.turn
             if turn is not None and self.machine.state is TurnState.LISTENING:
-                await self._send_locked(Transcript(turn_id=turn.turn_id, text=text, final=False))
+                await self.gate.send_locked(
+                    Transcript(turn_id=turn.turn_id, text=text, final=False)
+                )
 
     async def on_end_of_turn(self, utterance: Utterance) -> bool:
-        turn = self._turn
+        turn = self.gate.turn
         if turn is None or self.machine.state is not TurnState.LISTENING:
             return False
         turn.started = utterance.ended_at
         turn.floor = utterance.floor
-        await self._move(TurnState.THINKING)
+        await self.gate.move(TurnState.THINKING)
         self._launch(turn, lambda: self._hear_then_answer(turn, utterance))
         return True
 
     async def _hear_then_answer(self, turn: Turn, utterance: Utterance) -> None:
-        """Speech -> the turn's text, sent as a final transcript, then the answer."""
-        heard = await utterance.recognize()
-        turn.stage_ms.update(heard.stage_ms)
+        """Speech -> the turn's text, sent as a final transcript, then the answer.
+
+        Preemptive: when the last partial transcript already matches a FAQ entry, that answer
+        starts now, while the final recognition runs; a final transcript that changes the
+        answer stops it, as a barge-in does, and the turn is answered again."""
+        started: asyncio.Task[None] | None = None
+        guessed: FaqMatch | None = None
+        if utterance.guess:
+            turn.text = utterance.guess
+            if (guessed := await understand(turn, self.context)) is not None:
+                started = asyncio.create_task(answer(turn, self.context, guessed))
+        try:
+            heard = await utterance.recognize()
+            turn.stage_ms.update(heard.stage_ms)
+            if started is not None and guessed is not None:
+                turn, started = await self._confirm(turn, heard.text, guessed, started)
+        except BaseException:
+            if started is not None:
+                await cancel_and_wait(started)
+            raise
         if not heard.text:
-            async with self._lock:
-                if self._turn is turn and not turn.cancelled:
-                    await self._move_locked(TurnState.IDLE)  # nothing was said after all
-                    self._turn = None
+            async with self.gate.lock:
+                if self.gate.turn is turn and not turn.cancelled:
+                    await self.gate.move_locked(TurnState.IDLE)  # nothing was said after all
+                    self.gate.turn = None
             return
         turn.text = heard.text
         if heard.language in self.context.avatar.languages:
             turn.language = heard.language
-        await self.send_json(turn, Transcript(turn_id=turn.turn_id, text=turn.text, final=True))
-        await self._answer(turn)
+        await self.gate.send_json(
+            turn, Transcript(turn_id=turn.turn_id, text=turn.text, final=True)
+        )
+        await (started if started is not None else run_turn(turn, self.context))
+        await self._finish(turn)
+
+    async def _confirm(
+        self, turn: Turn, text: str, guessed: FaqMatch, started: asyncio.Task[None]
+    ) -> tuple[Turn, asyncio.Task[None] | None]:
+        """Whether the answer started from the guess stands: the same entry answers `text`.
+        If not, the started answer is stopped (`interrupted`, reason revised) and a new turn
+        goes on without it."""
+        final = (
+            await asyncio.to_thread(self.context.faq.match, text, turn.language) if text else None
+        )
+        if final is not None and final.entry_id == guessed.entry_id:
+            turn.stage_ms["preempted"] = 1.0
+            return turn, started
+        turn.cancelled = True  # the gate refuses its media from here on
+        await cancel_and_wait(started)
+        await self._interrupt(InterruptReason.REVISED, time.monotonic(), only=turn)
+        if not text:
+            await self.gate.move(TurnState.IDLE)  # nothing was said after all
+            return turn, None
+        again = await self._open_turn(text, turn.started, TurnState.THINKING, "voice")
+        again.floor, again.stage_ms = turn.floor, {**turn.stage_ms, "revised": 1.0}
+        return again, None
 
     # --- turns ---------------------------------------------------------------------------
 
@@ -226,9 +253,9 @@ class Session:
             history=tuple(self._history[-HISTORY_TURNS * 2 :]),
             input_kind=kind,
         )
-        async with self._lock:
-            self._turn = turn
-            await self._move_locked(state, turn_id=turn.turn_id)
+        async with self.gate.lock:
+            self.gate.turn = turn
+            await self.gate.move_locked(state, turn_id=turn.turn_id)
         return turn
 
     def _launch(self, turn: Turn, work: Callable[[], Awaitable[None]]) -> None:
@@ -238,8 +265,11 @@ class Session:
 
     async def _answer(self, turn: Turn) -> None:
         await run_turn(turn, self.context)
-        async with self._lock:
-            if self._turn is turn and not turn.cancelled:
+        await self._finish(turn)
+
+    async def _finish(self, turn: Turn) -> None:
+        async with self.gate.lock:
+            if self.gate.turn is turn and not turn.cancelled:
                 await self._end_locked(turn)
         self._history += [ChatTurn("user", turn.text), ChatTurn("assistant", turn.answer_text)]
 
@@ -251,43 +281,47 @@ class Session:
             raise
         except Exception:
             log.exception("turn %s failed", turn.turn_id)
-            async with self._lock:
-                if self._turn is turn:
+            async with self.gate.lock:
+                if self.gate.turn is turn:
                     turn.cancelled = True
-                    await self._move_locked(TurnState.ERROR)
+                    await self.gate.move_locked(TurnState.ERROR)
                     error = ProtocolError(
                         ErrorCode.INTERNAL, "that answer failed; please ask again"
                     )
-                    await self._send_locked(error.to_message())
+                    await self.gate.send_locked(error.to_message())
                     await self._end_locked(turn)
 
     async def _end_locked(self, turn: Turn) -> None:
-        await self._send_bytes_locked(turn.end_marker().pack())
-        await self._send_locked(turn.end_message())
-        await self._move_locked(TurnState.IDLE)
+        await self.gate.send_bytes_locked(turn.end_marker().pack())
+        await self.gate.send_locked(turn.end_message())
+        await self.gate.move_locked(TurnState.IDLE)
         self._record(turn, interrupted=False, barge_in_ms=None)
-        self._turn = None
+        self.gate.turn = None
         self._idle.heard_at = time.monotonic()  # idle time counts from the end of the answer
 
-    async def _interrupt(self, reason: InterruptReason, received: float) -> bool:
-        """The barge-in path: gate, tell the client, stop every stage. False if nothing to stop."""
-        async with self._lock:
-            turn = self._turn
-            if turn is None:  # nothing running (or it ended while we waited for the lock)
-                return False
+    async def _interrupt(
+        self, reason: InterruptReason, received: float, *, only: Turn | None = None
+    ) -> bool:
+        """The barge-in path: gate, tell the client, stop every stage. False if nothing to stop
+        (or the running turn is not `only`). The revised path stops `only` the same way."""
+        async with self.gate.lock:
+            turn = self.gate.turn
+            if turn is None or (only is not None and turn is not only):
+                return False  # nothing running (or it ended while we waited for the lock)
             turn.cancelled = True  # from here on the gate refuses this turn's media
-            await self._move_locked(TurnState.INTERRUPTED)
-            await self._send_locked(Interrupted(turn_id=turn.turn_id, reason=reason))
+            await self.gate.move_locked(TurnState.INTERRUPTED)
+            await self.gate.send_locked(Interrupted(turn_id=turn.turn_id, reason=reason))
             barge_in_ms = round((time.monotonic() - received) * 1000, 2)
-            self._turn = None
-        await self._stop(turn)
+            self.gate.turn = None
+        await self._stop(turn, None if only else self._turn_task)
         self._record(turn, interrupted=True, barge_in_ms=barge_in_ms)
         return True
 
-    async def _stop(self, turn: Turn) -> None:
+    async def _stop(self, turn: Turn, task: asyncio.Task[None] | None) -> None:
         """Cancel the turn's task (LLM stream, TTS) and its renders, queued or running."""
-        task, self._turn_task = self._turn_task, None
         if task is not None:
+            if task is self._turn_task:
+                self._turn_task = None
             await cancel_and_wait(task)
         await self.context.renders.cancel(
             turn_id=turn.turn_id, task_ids=turn.media.outstanding_task_ids()
@@ -303,46 +337,6 @@ class Session:
             barge_in_ms=barge_in_ms,
         )
 
-    # --- the gate (TurnOutput) -------------------------------------------------------------
-
-    async def send_json(self, turn: Turn, message: BaseModel) -> bool:
-        async with self._lock:
-            if turn.cancelled or turn is not self._turn:
-                return False
-            await self._send_locked(message)
-            return True
-
-    async def send_media(self, turn: Turn, packed: bytes) -> bool:
-        async with self._lock:
-            if turn.cancelled or turn is not self._turn:
-                return False
-            await self._send_bytes_locked(packed)
-            return True
-
-    async def turn_speaking(self, turn: Turn) -> None:
-        async with self._lock:
-            if turn is self._turn and self.machine.state is TurnState.THINKING:
-                await self._move_locked(TurnState.SPEAKING)
-
-    async def _send(self, message: BaseModel) -> None:
-        async with self._lock:
-            await self._send_locked(message)
-
-    async def _send_locked(self, message: BaseModel) -> None:
-        await self.transport.send_text(message.model_dump_json())
-
-    async def _send_bytes_locked(self, data: bytes) -> None:
-        self.bytes_sent += len(data)
-        await self.transport.send_bytes(data)
-
-    async def _move(self, to: TurnState) -> None:
-        async with self._lock:
-            await self._move_locked(to)
-
-    async def _move_locked(self, to: TurnState, *, turn_id: uuid.UUID | None = None) -> None:
-        change = self.machine.transition(to, at=time.monotonic(), turn_id=turn_id)
-        await self._send_locked(State(state=change.state, turn_id=change.turn_id))
-
     async def interrupt_for_server(self) -> None:
         """Stop the running answer for a server reason (consent withdrawn): the client is told."""
         await self._interrupt(InterruptReason.SERVER, time.monotonic())
@@ -353,10 +347,10 @@ class Session:
         """Stop everything the session owns, without telling the (gone) client."""
         if self._input is not None:
             self._input.close()
-        turn = self._turn
+        turn = self.gate.turn
         if turn is not None:
             turn.cancelled = True
-            await self._stop(turn)
+            await self._stop(turn, self._turn_task)
             self._record(turn, interrupted=True, barge_in_ms=None)
         elif self._turn_task is not None:
             await cancel_and_wait(self._turn_task)

@@ -93,7 +93,7 @@ def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnCo
             lipsync_s=settings.LIPSYNC_TIMEOUT_S,
             tts_sentence_s=settings.TTS_TIMEOUT_S,
         ),
-        output=session,
+        output=session.gate,
         streaming=settings.REPLY_STREAMING,
         system_prompt=system_prompt(avatar.persona, setup.faq, avatar.language),
     )

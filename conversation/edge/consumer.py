@@ -25,9 +25,10 @@ from avatarsite.infra import redis_clients
 from contracts.messages import AsrResult, FramesReady, MessageError, RenderFailed
 from conversation import metrics
 from conversation.cancellation import cancel_and_wait
+from conversation.dialogue.gate import Transport
 from conversation.dialogue.limits import SessionLimits
 from conversation.dialogue.records import TurnRecorder
-from conversation.dialogue.session import AudioFrame, Session, Transport
+from conversation.dialogue.session import AudioFrame, Session
 from conversation.edge.assembly import (
     SessionSetup,
     build_context,

@@ -13,6 +13,7 @@ import asyncio
 from typing import Any
 
 from avatars.clip_keys import canned_clip_key
+from conversation.llm.base import FaqMatch
 from conversation.reply.emitter import emit, play_stored
 from conversation.reply.speaker import speak
 from conversation.reply.turn import Turn, TurnContext
@@ -21,8 +22,18 @@ from conversation.reply.writer import write_sentences
 
 async def run_turn(turn: Turn, ctx: TurnContext) -> None:
     """Answer the turn's text. Raises CancelledError when the turn is interrupted."""
+    await answer(turn, ctx, await understand(turn, ctx))
+
+
+async def understand(turn: Turn, ctx: TurnContext) -> FaqMatch | None:
+    """The FAQ entry that answers the turn's text, if one does (the one match per question)."""
     match = await asyncio.to_thread(ctx.faq.match, turn.text, turn.language)
     turn.mark("understand_ms")
+    return match
+
+
+async def answer(turn: Turn, ctx: TurnContext, match: FaqMatch | None) -> None:
+    """Answer with `match`'s entry (its stored clip when there is one), else with the LLM."""
     cache_key: str | None = None
     if match is not None:
         cache_key = canned_clip_key(

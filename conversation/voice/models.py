@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from django.conf import settings
@@ -37,6 +38,8 @@ def recognizer() -> tuple[AsrBackend, str]:
                 device=settings.WHISPER_DEVICE,
                 compute_type=settings.WHISPER_COMPUTE_TYPE,
                 models_dir=settings.MODELS_DIR,
+                decodes=settings.ASR_DECODES,
+                threads=max(1, (os.cpu_count() or 1) // settings.ASR_DECODES),
             )
         return _asr
 
@@ -59,7 +62,7 @@ def local_recognizer() -> SpeechRecognizer:
             _local = (
                 ProcessRecognizer(backend)
                 if isinstance(asr, PocketsphinxAsr)
-                else (LocalRecognizer(asr))
+                else LocalRecognizer(asr, slots=settings.ASR_DECODES)
             )
         return _local
 

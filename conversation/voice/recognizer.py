@@ -8,13 +8,14 @@ channel layer, like lip-sync frames, and the session's consumer hands it in with
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
@@ -23,26 +24,41 @@ import numpy as np
 from avatarsite.infra import dispatch
 from contracts.messages import AsrResult, TranscribeRequest
 from conversation.asr.base import AsrBackend, AsrError, AsrErrorKind, Transcript
+from conversation.voice.decoding import DecodeSlots, Priority
 
 
 class SpeechRecognizer(Protocol):
     async def recognize(
-        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str]
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hints: Sequence[str],
+        priority: Priority = Priority.FINAL,
     ) -> Transcript: ...
 
 
 class LocalRecognizer:
-    """The ASR model resident in this process; decoding runs in a thread, off the event loop."""
+    """The ASR model resident in this process; decodes run in threads, off the event loop and
+    off the GIL (CTranslate2 releases it), at most `slots` at once, finals first."""
 
-    def __init__(self, backend: AsrBackend) -> None:
+    def __init__(self, backend: AsrBackend, *, slots: int = 1) -> None:
         self.backend = backend
+        self.slots = DecodeSlots(slots)
+        self._threads = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="asr")
 
     async def recognize(
-        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str]
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hints: Sequence[str],
+        priority: Priority = Priority.FINAL,
     ) -> Transcript:
-        return await asyncio.to_thread(
+        work = functools.partial(
             self.backend.transcribe, audio, language=language, hints=tuple(hints)
         )
+        return await self.slots.run(priority, self._threads, work)
 
 
 class ProcessRecognizer:
@@ -58,6 +74,7 @@ class ProcessRecognizer:
         self.build = build
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._slots = DecodeSlots(1)  # one child: finals go to it before partials
 
     def _executor(self) -> ProcessPoolExecutor:
         with self._lock:
@@ -77,14 +94,17 @@ class ProcessRecognizer:
         self._executor().submit(_child_transcribe, silence, None, ()).result()
 
     async def recognize(
-        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str]
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hints: Sequence[str],
+        priority: Priority = Priority.FINAL,
     ) -> Transcript:
         pool = self._executor()
-        loop = asyncio.get_running_loop()
+        work = functools.partial(_child_transcribe, audio, language, tuple(hints))
         try:
-            return await loop.run_in_executor(
-                pool, _child_transcribe, audio, language, tuple(hints)
-            )
+            return await self._slots.run(priority, pool, work)
         except BrokenProcessPool:
             with self._lock:
                 if self._pool is pool:
@@ -130,7 +150,12 @@ class QueueRecognizer:
         self._waiting: dict[str, asyncio.Future[AsrResult]] = {}
 
     async def recognize(
-        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str]
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hints: Sequence[str],
+        priority: Priority = Priority.FINAL,  # the speech queue decodes in arrival order
     ) -> Transcript:
         request = TranscribeRequest(
             channel=self.channel,

@@ -19,6 +19,7 @@ import numpy as np
 from conversation.asr.base import AsrError, Transcript
 from conversation.floor import Floor
 from conversation.protocol import ErrorCode, ProtocolError
+from conversation.voice.decoding import Priority
 from conversation.voice.end_of_turn import TurnCompletion
 from conversation.voice.recognizer import SpeechRecognizer
 from conversation.voice.vad import SpeechEnded, SpeechPaused, SpeechStarted, VadEvent, VoiceActivity
@@ -71,8 +72,10 @@ class VoiceSetup:
     def language(self) -> str | None:
         return self.languages[0] if len(self.languages) == 1 else None
 
-    async def recognize(self, audio: np.ndarray) -> Transcript:
-        return await self.recognizer.recognize(audio, language=self.language, hints=self.hints)
+    async def recognize(self, audio: np.ndarray, priority: Priority = Priority.FINAL) -> Transcript:
+        return await self.recognizer.recognize(
+            audio, language=self.language, hints=self.hints, priority=priority
+        )
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class Utterance:
     decided_at: float = field(default_factory=time.monotonic)
     floor: Floor = field(default_factory=lambda: Floor(0.0), repr=False)
     ended_by: str = "silence"  # what decided the end: silence, model, stop or limit
+    guess: str = ""  # the last partial transcript: what the customer likely said
 
     async def recognize(self) -> Heard:
         """The final transcript; a failed recognition is logged and heard as nothing."""
@@ -172,6 +176,7 @@ class VoiceInput:
         self._received = started  # when the last audio arrived
         self._ended: Utterance | None = None  # the last utterance, until its answer is heard
         self._before = np.zeros(0, dtype=np.int16)  # what a continued utterance began with
+        self._guess = ""  # the utterance's last partial transcript
 
     async def push(self, pcm: np.ndarray, received: float) -> None:
         """Raises ProtocolError (rate_limited) when audio comes faster than real time; such
@@ -226,6 +231,7 @@ class VoiceInput:
         """Speech before the last answer was heard continues that utterance (a pause inside a
         sentence); after it, it is a new one."""
         ended, self._ended = self._ended, None
+        self._guess = ""
         if ended is not None and not ended.floor.released:
             self._before = ended.audio[-int(MAX_CONTINUED_S * SAMPLE_RATE) :]
         else:
@@ -271,6 +277,7 @@ class VoiceInput:
             early_started=early.started if early else None,
             floor=Floor(ended_at + self.setup.hold_s),
             ended_by=ended_by,
+            guess=self._guess,
         )
         self._before = np.zeros(0, dtype=np.int16)
         if not listening or not await self.hooks.on_end_of_turn(utterance):
@@ -294,12 +301,13 @@ class VoiceInput:
 
     async def _send_partial(self, audio: np.ndarray) -> None:
         try:
-            result = await self.setup.recognize(audio)
+            result = await self.setup.recognize(audio, Priority.PARTIAL)
         except AsrError as error:  # a partial is optional: the final transcript still comes
             log.warning("partial transcript failed (%s)", error.kind)
             return
         if self._listening and result.text.strip():
-            await self.hooks.on_interim_transcript(result.text.strip())
+            self._guess = result.text.strip()
+            await self.hooks.on_interim_transcript(self._guess)
 
     def _drop_early(self) -> None:
         if self._early is not None:

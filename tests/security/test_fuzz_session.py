@@ -29,6 +29,7 @@ from conversation.asr.base import Transcript
 from conversation.dialogue.session import SessionLimits
 from conversation.edge.consumer import AvatarConsumer
 from conversation.protocol import ErrorCode, MediaChunk, server_message_adapter
+from conversation.voice.decoding import Priority
 from tests.security.strategies import SECRET, client_frame
 from tests.security.test_limits import Harness
 
@@ -53,7 +54,12 @@ class LoudIsSpeech:
 
 class EchoFreeRecognizer:
     async def recognize(
-        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str]
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hints: Sequence[str],
+        priority: Priority = Priority.FINAL,
     ) -> Transcript:
         await asyncio.sleep(0)
         return Transcript(text="what are your hours", final=True, language="en", confidence=None)

@@ -20,6 +20,7 @@ from conversation.dialogue.session import IDLE_CLOSE_CODE, AudioFrame, Session, 
 from conversation.protocol import AudioStart, AudioStop, Ping, Text
 from conversation.reply.ports import TurnTimeouts
 from conversation.reply.turn import TurnContext
+from conversation.voice.decoding import Priority
 from conversation.voice.vad import WINDOW, VoiceActivity
 from conversation.voice.voice_input import VoiceSetup
 from tests.conversation.dialogue.test_session import (
@@ -47,7 +48,12 @@ class RecordingRecognizer:
         self.lengths: list[int] = []
 
     async def recognize(
-        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str]
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hints: Sequence[str],
+        priority: Priority = Priority.FINAL,
     ) -> Transcript:
         self.lengths.append(len(audio))
         return Transcript(text="a very long question", final=True, language="en", confidence=None)
@@ -80,7 +86,7 @@ class Harness:
                 renders=self.lipsync,
                 clips=MemoryClips(),
                 timeouts=TurnTimeouts(max_lead_s=100.0),
-                output=s,
+                output=s.gate,
             ),
             transport=Transport(
                 send_text=self.wire.text, send_bytes=self.wire.binary, close=self.close

@@ -226,7 +226,7 @@ def make_session(
             renders=lipsync,
             clips=store,
             timeouts=limits,
-            output=s,
+            output=s.gate,
         ),
         transport=Transport(send_text=wire.text, send_bytes=wire.binary),
         recorder=recorder,
@@ -473,7 +473,9 @@ async def test_the_reply_follows_the_recognised_language_when_the_avatar_speaks_
     from tests.speech_audio import espeak_pcm16
 
     class GermanRecognizer:
-        async def recognize(self, audio: Any, *, language: str | None, hints: Any) -> Transcript:
+        async def recognize(
+            self, audio: Any, *, language: str | None, hints: Any, priority: Any = None
+        ) -> Transcript:
             assert language is None  # several languages allowed: the recogniser detects
             return Transcript(
                 text="Wann haben Sie geöffnet?", final=True, language="de", confidence=None
@@ -514,7 +516,9 @@ class PausingRecognizer:
         self.calls: list[bool] = []
         self.cancelled: list[int] = []
 
-    async def recognize(self, audio: Any, *, language: str | None, hints: Any) -> Any:
+    async def recognize(
+        self, audio: Any, *, language: str | None, hints: Any, priority: Any = None
+    ) -> Any:
         from conversation.asr.base import Transcript
 
         call = len(self.calls)
@@ -647,7 +651,9 @@ class LengthRecognizer:
     def __init__(self, half: str, whole: str, whole_s: float) -> None:
         self.half, self.whole, self.whole_s = half, whole, whole_s
 
-    async def recognize(self, audio: Any, *, language: str | None, hints: Any) -> Any:
+    async def recognize(
+        self, audio: Any, *, language: str | None, hints: Any, priority: Any = None
+    ) -> Any:
         from conversation.asr.base import Transcript
 
         await asyncio.sleep(0.1)
@@ -711,3 +717,88 @@ async def test_a_pause_inside_a_sentence_is_never_answered_before_the_sentence_e
     for record in recorder.records:  # a retracted turn never reached the client's speakers
         if record["interrupted"]:
             assert record["turn"].ttfw_ms is None
+
+
+# --- preemptive answers: started from the last partial, confirmed or revised by the final ----
+
+
+class EntryFaq(ScriptedLlm):
+    """FAQ entries by exact question: {question: (entry_id, answer)}."""
+
+    def __init__(self, entries: dict[str, tuple[int, str]]) -> None:
+        super().__init__(["Let me check."])
+        self.entries = entries
+
+    def match(self, question: str, language: str) -> FaqMatch | None:
+        found = self.entries.get(question)
+        return FaqMatch(entry_id=found[0], answer=found[1], score=0.9) if found else None
+
+
+class GuessingRecognizer:
+    """Partials hear `partial`; the recognition at the pause hears `final`, slowly."""
+
+    def __init__(self, partial: str, final: str, final_delay: float) -> None:
+        self.partial, self.final, self.final_delay = partial, final, final_delay
+
+    async def recognize(
+        self, audio: Any, *, language: str | None, hints: Any, priority: Any = None
+    ) -> Any:
+        from conversation.asr.base import Transcript
+        from conversation.voice.decoding import Priority
+
+        partial = priority is Priority.PARTIAL
+        await asyncio.sleep(0.05 if partial else self.final_delay)
+        text = self.partial if partial else self.final
+        return Transcript(text=text, final=True, language="en", confidence=None)
+
+
+async def _preempted(entries: dict[str, tuple[int, str]], final: str, count: int) -> tuple:
+    script = [0.9] * 40 + [0.0] * 60  # 1.3 s of speech: a partial at 0.8 s, then the pause
+    voice = VoiceSetup(
+        recognizer=GuessingRecognizer("when do you open", final, final_delay=1.0),
+        activity=scripted_vad(script),
+    )
+    session, wire, _, recorder = make_session(EntryFaq(entries), voice=voice)
+    await drive(session, wire, scripted_voice(script), count=count, timeout=20)
+    return wire, recorder
+
+
+async def test_an_answer_started_from_the_partial_stands_when_the_final_agrees() -> None:
+    entries = {
+        "when do you open": (1, "We open at nine."),
+        "when do you open on sunday": (1, "We open at nine."),
+    }
+    wire, recorder = await _preempted(entries, "when do you open on sunday", count=1)
+
+    kinds = wire.kinds()
+    # The answer's media went out before the final transcript was known.
+    assert kinds.index("media:chunk") < kinds.index("transcript", kinds.index("state:thinking"))
+    finals = [i["text"] for i in wire.items if isinstance(i, dict) and i.get("final")]
+    assert finals == ["when do you open on sunday"]
+    assert "interrupted" not in kinds
+    [record] = recorder.records
+    assert record["turn"].text == "when do you open on sunday"
+    assert record["turn"].stage_ms["preempted"] == 1.0
+
+
+async def test_a_final_transcript_that_changes_the_answer_stops_it_and_answers_again() -> None:
+    entries = {
+        "when do you open": (1, "We open at nine."),
+        "when do you open the returns desk": (2, "The returns desk opens at ten."),
+    }
+    wire, recorder = await _preempted(entries, "when do you open the returns desk", count=1)
+
+    kinds = wire.kinds()
+    cut = kinds.index("interrupted")
+    revised = wire.items[cut]
+    assert revised["reason"] == "revised"
+    old = revised["turn_id"]
+    assert all(not (isinstance(i, MediaChunk) and str(i.turn_id) == old) for i in wire.items[cut:])
+    subtitles = [
+        i["text"] for i in wire.items[cut:] if isinstance(i, dict) and i["type"] == "subtitle"
+    ]
+    assert subtitles == ["The returns desk opens at ten."]
+    first, second = recorder.records
+    assert first["interrupted"] and not second["interrupted"]
+    assert second["turn"].text == "when do you open the returns desk"
+    assert second["turn"].stage_ms["revised"] == 1.0
