@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections import deque
@@ -76,6 +77,14 @@ class TurnTrace:
         }
 
 
+def _answer_heard(log: list[tuple[float, dict[str, Any]]]) -> bool:
+    """A turn's media arrived and a final transcript came (a spoken answer to judge)."""
+    media = {m["turn_id"] for _, m in log if m["type"] == "media"}
+    interrupted = {m["turn_id"] for _, m in log if m["type"] == "interrupted"}
+    final = any(m["type"] == "transcript" and m.get("final") for _, m in log)
+    return final and bool(media - interrupted)
+
+
 class BenchClient:
     def __init__(self, socket: Any) -> None:
         self.socket = socket
@@ -86,6 +95,7 @@ class BenchClient:
         self._reader: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
         self.recent: deque[str] = deque(maxlen=12)  # the last messages, for a timeout's report
+        self.log: list[tuple[float, dict[str, Any]]] | None = None  # everything, when watched
 
     @classmethod
     async def connect(cls, base_url: str, slug: str = "demo") -> BenchClient:
@@ -113,6 +123,8 @@ class BenchClient:
             self.recent.append(
                 message["type"] + (f" {message['state']}" if "state" in message else "")
             )
+            if self.log is not None:
+                self.log.append((now, message))
             trace = self.trace
             if trace is not None and message.get("turn_id") == trace.turn_id:
                 trace.text_bytes += len(data)
@@ -126,6 +138,8 @@ class BenchClient:
 
     def _on_media(self, now: float, media: MediaChunk, size: int) -> None:
         turn_id = str(media.turn_id)
+        if self.log is not None:
+            self.log.append((now, {"type": "media", "turn_id": turn_id, "end": media.end}))
         old = self.old.get(turn_id)
         if old is not None and old.interrupted_at is not None:
             self.stray_media += 1
@@ -219,6 +233,50 @@ class BenchClient:
         trace.end = await self.wait_for("turn_end", timeout)
         await self.socket.send(json.dumps({"type": "audio_stop"}))
         return trace, ended
+
+    async def utter(
+        self, pcm: bytes, speech_end_s: float, *, settle_s: float = 1.0, timeout: float = 20
+    ) -> tuple[float, list[tuple[float, dict[str, Any]]]]:
+        """Say one utterance as a live microphone does: its audio at real-time pace, then
+        silence, until an answer has been heard and confirmed (its first media and a final
+        transcript, then `settle_s` more for a revision), which is then interrupted so that the
+        next utterance starts from idle. Returns when the speech ended and every message
+        (media as {"type": "media"}) with its arrival time."""
+        self.log = log = []
+        await self.socket.send(
+            json.dumps(
+                {
+                    "type": "audio_start",
+                    "sample_rate": 16000,
+                    "encoding": "pcm_s16le",
+                    "channels": 1,
+                }
+            )
+        )
+        frame, silence = 640, bytes(640)
+        started = time.perf_counter()
+        ended = started + speech_end_s
+        answered_at: float | None = None
+        for i in itertools.count():
+            delay = started + i * 0.02 - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            at = i * frame
+            await self.socket.send(pcm[at : at + frame] if at < len(pcm) else silence)
+            if at < len(pcm):
+                continue
+            now = time.perf_counter()
+            if answered_at is None and _answer_heard(log):
+                answered_at = now
+            if answered_at is not None and now - answered_at >= settle_s:
+                break
+            if now - ended > timeout:
+                break
+        await self.socket.send(json.dumps({"type": "interrupt"}))
+        await self.socket.send(json.dumps({"type": "audio_stop"}))
+        await asyncio.sleep(0.3)  # the interrupt's `interrupted` and `idle` land in the log
+        self.log = None
+        return ended, log
 
     async def close(self) -> None:
         await self.socket.close()

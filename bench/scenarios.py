@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import statistics
 import threading
 import time
@@ -99,6 +100,110 @@ async def spoken(stack: Stack, repeats: int) -> dict[str, Any]:
         "understood": f"{sum(heard)}/{len(heard)}",
         "cache_hits": sum(bool(t.end and t.end["cache_hit"]) for t in traces),
     }
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def judge_utterance(
+    faq: str | None, said: str, ended: float, log: list[tuple[float, dict[str, Any]]]
+) -> dict[str, Any]:
+    """What one utterance got, as the customer saw it: the final transcript, whether the right
+    FAQ entry answered, whether an answer sounded before they had finished, and TTFW from the
+    last audible sample."""
+    from avatars.demo_data import DEMO_FAQ
+    from bench.wer import word_error_rate
+
+    answers = {question: answer for question, _, answer in DEMO_FAQ}
+    finals = [m["text"] for _, m in log if m["type"] == "transcript" and m.get("final")]
+    media = [(at, m["turn_id"]) for at, m in log if m["type"] == "media" and not m["end"]]
+    cut = {m["turn_id"]: m["reason"] for _, m in log if m["type"] == "interrupted"}
+    answered = [tid for _, tid in media if cut.get(tid) in (None, "client")]
+    turn = answered[0] if answered else None
+    subtitles = [m["text"] for _, m in log if m["type"] == "subtitle" and m["turn_id"] == turn]
+    first = _words(subtitles[0]) if subtitles else ""
+    if faq is not None:
+        right = bool(first) and _words(answers[faq]).startswith(first)
+    else:  # not in the FAQ: any answer but a FAQ entry's
+        right = not any(_words(a).startswith(first) for a in answers.values()) if first else True
+    heard_media = {tid for _, tid in media}
+    return {
+        "transcript": finals[-1] if finals else "",
+        "wer": word_error_rate(said, finals[-1] if finals else ""),
+        "right_answer": right,
+        "false_end_of_turn": any(at < ended for at, _ in media),
+        "ttfw_ms": min((at - ended) * 1000 for at, tid in media if tid == turn) if turn else None,
+        "revised": sum(1 for reason in cut.values() if reason == "revised"),
+        "retracted": sum(
+            1 for tid, reason in cut.items() if reason == "speech" and tid not in heard_media
+        ),
+    }
+
+
+async def _say_all(url: str, items: list[Any]) -> list[dict[str, Any]]:
+    client = await BenchClient.connect(url)
+    results = []
+    try:
+        for item in items:
+            marks = item.marks()
+            ended, log = await client.utter(item.pcm().tobytes(), marks.speech_end_s)
+            results.append({"name": item.name, **judge_utterance(item.faq, item.text, ended, log)})
+    finally:
+        await client.close()
+    return results
+
+
+def _hearing_figures(results: list[dict[str, Any]], items: list[Any]) -> dict[str, Any]:
+    from bench.wer import corpus_word_error_rate
+
+    by_name = {item.name: item for item in items}
+    in_faq = [r for r in results if by_name[r["name"]].faq is not None]
+    return {
+        "utterances": len(results),
+        "wer": round(
+            corpus_word_error_rate((by_name[r["name"]].text, r["transcript"]) for r in results), 3
+        ),
+        "right_faq": f"{sum(r['right_answer'] for r in in_faq)}/{len(in_faq)}",
+        "right_faq_rate": round(sum(r["right_answer"] for r in in_faq) / max(len(in_faq), 1), 3),
+        "false_end_of_turn": f"{sum(r['false_end_of_turn'] for r in results)}/{len(results)}",
+        "false_end_of_turn_rate": round(
+            sum(r["false_end_of_turn"] for r in results) / max(len(results), 1), 3
+        ),
+        "ttfw_from_end_of_speech_ms": summary(_ms([r["ttfw_ms"] for r in results])),
+        "revised": sum(r["revised"] for r in results),
+        "retracted": sum(r["retracted"] for r in results),
+        "misses": [
+            {k: r[k] for k in ("name", "transcript", "right_answer", "false_end_of_turn")}
+            for r in results
+            if not r["right_answer"] or r["false_end_of_turn"]
+        ],
+    }
+
+
+async def hearing(
+    stack: Stack, speakers: tuple[int, ...] = (1, 4), limit: int | None = None
+) -> dict[str, Any]:
+    """The spoken test set (bench/spoken_set.py) over the documented protocol, at real-time
+    pace: one speaker through the whole set, then `speakers` at once each through a share of
+    it; Whisper base (the default) and pocketsphinx side by side."""
+    from bench.spoken_set import spoken_set
+
+    items = spoken_set()[:limit]
+    await asyncio.to_thread(lambda: [item.wav_path() for item in items])  # made once, cached
+    out: dict[str, Any] = {}
+    for backend, url in (("whisper", stack.url), ("pocketsphinx", stack.pocketsphinx_url)):
+        if not url:
+            continue
+        figures: dict[str, Any] = {}
+        for count in speakers:
+            shares = [items[i::count] for i in range(count)]
+            results = await asyncio.gather(*(_say_all(url, share) for share in shares))
+            figures[f"{count}_speakers"] = _hearing_figures(
+                [r for rs in results for r in rs], items
+            )
+        out[backend] = figures
+    return out
 
 
 async def barge_in(stack: Stack, repeats: int, seed: int = 7) -> dict[str, Any]:

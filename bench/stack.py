@@ -56,6 +56,7 @@ class Proc:
 class Stack:
     url: str  # http://host:port of the streaming server
     baseline_url: str | None = None  # the same stack with REPLY_STREAMING=0, when started here
+    pocketsphinx_url: str | None = None  # the same stack recognising with pocketsphinx
     owned: bool = False
     env: dict[str, str] = field(default_factory=dict)
     procs: list[Proc] = field(default_factory=list)
@@ -145,7 +146,7 @@ def session_grant(base_url: str, slug: str) -> tuple[int, dict]:
         return 0, {}
 
 
-def start_stack(*, slug: str = "demo", baseline: bool = True) -> Stack:
+def start_stack(*, slug: str = "demo", baseline: bool = True, pocketsphinx: bool = False) -> Stack:
     folder = Path(tempfile.mkdtemp(prefix="avatar-bench-"))
     stack = Stack(url="", owned=True, folder=folder)
     try:
@@ -175,6 +176,8 @@ def start_stack(*, slug: str = "demo", baseline: bool = True) -> Stack:
             "DEBUG": "0",
             "LOG_LEVEL": "INFO",
             "DJANGO_SETTINGS_MODULE": "avatarsite.settings",
+            # Packaged models are assembled once, outside the run's throw-away var dir.
+            "AVATAR_MODELS_DIR": os.environ.get("AVATAR_MODELS_DIR", str(ROOT / "var" / "models")),
         }
         env.pop("DATABASE_URL", None)  # a database of its own: SQLite in the var dir
         stack.env = env
@@ -205,7 +208,16 @@ def start_stack(*, slug: str = "demo", baseline: bool = True) -> Stack:
                 {**env, "REPLY_STREAMING": "0"},
             )
             stack.baseline_url = f"http://127.0.0.1:{port2}"
-        for url in filter(None, [stack.url, stack.baseline_url]):
+        if pocketsphinx:  # the fallback recognizer, for the hearing scenario's comparison
+            port3 = free_port()
+            _start(
+                stack,
+                "web-pocketsphinx",
+                daphne_argv("127.0.0.1", port3, env),
+                {**env, "WHISPER_MODEL": "pocketsphinx"},
+            )
+            stack.pocketsphinx_url = f"http://127.0.0.1:{port3}"
+        for url in filter(None, [stack.url, stack.baseline_url, stack.pocketsphinx_url]):
             _wait(
                 lambda u=url: session_grant(u, slug)[0] == 201,
                 f"{slug} ready at {url}",

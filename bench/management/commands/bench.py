@@ -19,7 +19,7 @@ from bench import scenarios
 from bench.stack import Stack, attach, start_stack
 from bench.stats import table
 
-SCENARIOS = ("typed", "spoken", "barge-in", "concurrency", "full-text")
+SCENARIOS = ("typed", "spoken", "hearing", "barge-in", "concurrency", "full-text")
 
 
 def machine() -> dict[str, Any]:
@@ -82,6 +82,19 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 f"understood {spoken['understood']}",
             )
         )
+    for backend, levels in (result.get("hearing") or {}).items():
+        for level, h in levels.items():
+            speakers = level.split("_")[0]
+            s = h["ttfw_from_end_of_speech_ms"]
+            out.append(
+                (
+                    f"spoken set, {backend}, {speakers} speaker(s)",
+                    f"right FAQ {h['right_faq']}, false end of turn {h['false_end_of_turn']}, "
+                    f"TTFW p50 {_fmt(s['p50'])} / p95 {_fmt(s['p95'])} ms",
+                    ">= 90 %, <= 5 %, p50 <= 1000 / p95 <= 1500 ms",
+                    f"WER {h['wer']}, revised {h['revised']}, retracted {h['retracted']}",
+                )
+            )
     barge = result.get("barge_in")
     if barge:
         b = barge["interrupt_to_interrupted_ms"]
@@ -157,10 +170,10 @@ class Command(BaseCommand):
         stack: Stack = (
             attach(options["url"])
             if options["url"]
-            else start_stack(baseline="full-text" in chosen)
+            else start_stack(baseline="full-text" in chosen, pocketsphinx="hearing" in chosen)
         )
         try:
-            result = asyncio.run(self._run(stack, chosen, repeats, levels))
+            result = asyncio.run(self._run(stack, chosen, repeats, levels, short))
         finally:
             stack.stop()
         result["machine"] = machine()
@@ -173,13 +186,16 @@ class Command(BaseCommand):
             self.stdout.write(text)
 
     async def _run(
-        self, stack: Stack, chosen: list[str], repeats: int, levels: list[int]
+        self, stack: Stack, chosen: list[str], repeats: int, levels: list[int], short: bool
     ) -> dict[str, Any]:
         sampler = scenarios.UsageSampler(stack.pids()) if stack.owned else None
         result: dict[str, Any] = {}
         steps = {
             "typed": lambda: scenarios.typed(stack, repeats),
             "spoken": lambda: scenarios.spoken(stack, repeats),
+            "hearing": lambda: scenarios.hearing(
+                stack, speakers=(1,) if short else (1, 4), limit=4 if short else None
+            ),
             "barge-in": lambda: scenarios.barge_in(stack, max(repeats, 2)),
             "concurrency": lambda: scenarios.concurrency(stack, levels),
             "full-text": lambda: scenarios.full_text(stack, repeats),
