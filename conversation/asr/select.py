@@ -44,7 +44,7 @@ def build_asr(
             cpu_threads=threads,
             num_workers=decodes,
         )
-    except (AsrError, PackagedModelError) as exc:
+    except (AsrError, PackagedModelError, OSError) as exc:  # OSError: an unwritable models dir
         reason = f"pocketsphinx: Whisper {label} failed to load: {exc}"
         logger.warning("asr: %s", reason)
         return PocketsphinxAsr(), reason

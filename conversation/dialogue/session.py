@@ -212,6 +212,8 @@ class Session:
         turn.text = heard.text
         if heard.language in self.context.avatar.languages:
             turn.language = heard.language
+        elif heard.language is not None:
+            turn.heard_language = heard.language
         await self.gate.send_json(
             turn, Transcript(turn_id=turn.turn_id, text=turn.text, final=True)
         )
@@ -221,9 +223,8 @@ class Session:
     async def _confirm(
         self, turn: Turn, text: str, guessed: FaqMatch, started: asyncio.Task[None]
     ) -> tuple[Turn, asyncio.Task[None] | None]:
-        """Whether the answer started from the guess stands: the same entry answers `text`.
-        If not, the started answer is stopped (`interrupted`, reason revised) and a new turn
-        goes on without it."""
+        """The started answer stands if the same entry answers `text`; else it is stopped
+        (`interrupted`, reason revised) and a new turn goes on without it."""
         final = (
             await asyncio.to_thread(self.context.faq.match, text, turn.language) if text else None
         )

@@ -98,6 +98,19 @@ HANDOFF_ANSWERS: dict[str, str] = {
 }
 
 
+# What a customer hears when they speak a language the avatar does not (it answers in its own).
+UNSUPPORTED_LANGUAGE_ANSWERS: dict[str, str] = {
+    "en": "I'm sorry, I can only help you in English. Could you ask me in English, please?",
+    "de": "Es tut mir leid, ich kann Ihnen nur auf Deutsch helfen. Fragen Sie mich bitte auf Deutsch.",
+    "fr": "Je suis désolée, je ne peux vous aider qu'en français. Pouvez-vous me poser la question en français ?",
+    "es": "Lo siento, solo puedo ayudarle en español. ¿Puede preguntarme en español, por favor?",
+    "it": "Mi dispiace, posso aiutarla solo in italiano. Può chiedermelo in italiano, per favore?",
+    "nl": "Sorry, ik kan u alleen in het Nederlands helpen. Wilt u het in het Nederlands vragen?",
+    "pt": "Desculpe, só posso ajudar em português. Pode perguntar em português, por favor?",
+    "ja": "申し訳ありません、日本語でのみご案内できます。日本語でお尋ねください。",
+}
+
+
 def primary_language(language: str) -> str:
     """`en-US`, `EN_gb` and `en` all mean `en` here."""
     return language.replace("_", "-").split("-", 1)[0].strip().lower() or "en"
@@ -105,6 +118,13 @@ def primary_language(language: str) -> str:
 
 def handoff_answer(language: str) -> str:
     return HANDOFF_ANSWERS.get(primary_language(language), HANDOFF_ANSWERS["en"])
+
+
+def unsupported_language_answer(language: str) -> str:
+    """The polite answer, in the avatar's `language`, to a question in one it does not speak."""
+    return UNSUPPORTED_LANGUAGE_ANSWERS.get(
+        primary_language(language), UNSUPPORTED_LANGUAGE_ANSWERS["en"]
+    )
 
 
 _SPOKEN_RULES = """\

@@ -13,7 +13,7 @@ import asyncio
 from typing import Any
 
 from avatars.clip_keys import canned_clip_key
-from conversation.llm.base import FaqMatch
+from conversation.llm.base import FaqMatch, unsupported_language_answer
 from conversation.reply.emitter import emit, play_stored
 from conversation.reply.speaker import speak
 from conversation.reply.turn import Turn, TurnContext
@@ -22,6 +22,9 @@ from conversation.reply.writer import write_sentences
 
 async def run_turn(turn: Turn, ctx: TurnContext) -> None:
     """Answer the turn's text. Raises CancelledError when the turn is interrupted."""
+    if turn.heard_language is not None:  # spoken in a language the avatar does not speak
+        await _reply(turn, ctx, unsupported_language_answer(turn.language))
+        return
     await answer(turn, ctx, await understand(turn, ctx))
 
 
@@ -49,13 +52,18 @@ async def answer(turn: Turn, ctx: TurnContext, match: FaqMatch | None) -> None:
             turn.cache_hit = True
             await play_stored(turn, ctx, stored)
             return
-    async with asyncio.TaskGroup() as group:
-        sentences: asyncio.Queue[Any] = asyncio.Queue()
-        group.create_task(write_sentences(turn, ctx, match.answer if match else None, sentences))
-        group.create_task(speak(turn, ctx, sentences, turn.media))
-        group.create_task(emit(turn, ctx, turn.media))
+    await _reply(turn, ctx, match.answer if match else None)
     clip = turn.media.clip()
     if match is not None and cache_key and not turn.fallbacks and clip is not None:
         await ctx.clips.save(
             cache_key=cache_key, avatar=ctx.avatar, faq_entry_id=match.entry_id, clip=clip
         )
+
+
+async def _reply(turn: Turn, ctx: TurnContext, text: str | None) -> None:
+    """The three stages in one TaskGroup: `text` as it is, or the LLM's answer when None."""
+    async with asyncio.TaskGroup() as group:
+        sentences: asyncio.Queue[Any] = asyncio.Queue()
+        group.create_task(write_sentences(turn, ctx, text, sentences))
+        group.create_task(speak(turn, ctx, sentences, turn.media))
+        group.create_task(emit(turn, ctx, turn.media))

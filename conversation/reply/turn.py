@@ -58,6 +58,8 @@ class Turn:
     idle_start: int
     history: tuple[ChatTurn, ...] = ()
     input_kind: str = "text"
+    # Recognised in a language the avatar does not speak: it answers politely in `language`.
+    heard_language: str | None = None
     cancelled: bool = False
     cache_hit: bool = False
     fallbacks: list[Fallback] = field(default_factory=list)

@@ -229,10 +229,10 @@ class VoiceInput:
 
     def _continue_or_start(self) -> None:
         """Speech before the last answer was heard continues that utterance (a pause inside a
-        sentence); after it, it is a new one."""
+        sentence); after it, or after an utterance cut at the length limit, it is a new one."""
         ended, self._ended = self._ended, None
         self._guess = ""
-        if ended is not None and not ended.floor.released:
+        if ended is not None and ended.ended_by != "limit" and not ended.floor.released:
             self._before = ended.audio[-int(MAX_CONTINUED_S * SAMPLE_RATE) :]
         else:
             self._before = np.zeros(0, dtype=np.int16)
@@ -275,7 +275,9 @@ class VoiceInput:
             setup=self.setup,
             early=early.task if early else None,
             early_started=early.started if early else None,
-            floor=Floor(ended_at + self.setup.hold_s),
+            # Cut at the length limit, the customer is still talking: no pause to wait out,
+            # and what follows is a new utterance (a barge-in), not more of this one.
+            floor=Floor(ended_at + (0.0 if ended_by == "limit" else self.setup.hold_s)),
             ended_by=ended_by,
             guess=self._guess,
         )

@@ -802,3 +802,34 @@ async def test_a_final_transcript_that_changes_the_answer_stops_it_and_answers_a
     assert first["interrupted"] and not second["interrupted"]
     assert second["turn"].text == "when do you open the returns desk"
     assert second["turn"].stage_ms["revised"] == 1.0
+
+
+async def test_a_question_in_a_language_the_avatar_does_not_speak_gets_a_polite_answer() -> None:
+    import dataclasses
+
+    from conversation.asr.base import Transcript
+    from conversation.llm.base import unsupported_language_answer
+
+    class FrenchRecognizer:
+        async def recognize(
+            self, audio: Any, *, language: str | None, hints: Any, priority: Any = None
+        ) -> Transcript:
+            text = "Quels sont vos horaires ?"
+            return Transcript(text=text, final=True, language="fr", confidence=None)
+
+    script = [0.9] * 15 + [0.0] * 20
+    voice = VoiceSetup(
+        recognizer=FrenchRecognizer(), activity=scripted_vad(script), languages=("en", "de")
+    )
+    avatar = dataclasses.replace(AVATAR, languages=("en", "de"))
+    llm = ScriptedLlm(["This is not what the customer should hear."])
+    session, wire, _, recorder = make_session(llm, voice=voice, avatar=avatar)
+    await drive(session, wire, scripted_voice(script), timeout=20)
+
+    subtitles = " ".join(
+        i["text"] for i in wire.items if isinstance(i, dict) and i["type"] == "subtitle"
+    )
+    assert subtitles == unsupported_language_answer("en")
+    [record] = recorder.records
+    assert record["turn"].language == "en" and record["turn"].heard_language == "fr"
+    assert llm.closed == 0  # the LLM was never asked
