@@ -128,7 +128,8 @@ class AvatarConsumer(AsyncWebsocketConsumer):
         self.seats = seats
         self.avatar_id = setup.avatar.id
         await self.channel_layer.group_add(avatar_group(setup.avatar.id), self.channel_name)
-        voice = build_voice(setup, self.channel_name)
+        # Off the event loop: the first session of a process may wait for its models to load.
+        voice = await asyncio.to_thread(build_voice, setup, self.channel_name)
         if isinstance(voice.recognizer, QueueRecognizer):
             self.recognizer = voice.recognizer  # its answers come back through this consumer
         self.session = Session(

@@ -59,7 +59,7 @@ def test_supervisor_runs_a_healthy_stack_and_stops_every_child(
         assert body["database"]["ok"] and body["redis"]["ok"]
         assert body["queues"]["lipsync"]["ok"] and body["queues"]["speech"]["ok"]
         assert body["warm"] == "warm"  # ready means the models are loaded
-        assert body["asr"]["backend"] == "pocketsphinx"
+        assert body["asr"]["backend"] == "faster-whisper"
         flower = urllib.request.Request(f"http://127.0.0.1:{flower_port}/")
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(flower, timeout=5)

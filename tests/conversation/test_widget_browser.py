@@ -120,7 +120,7 @@ def test_the_demo_page_listens_answers_with_moving_lips_and_stops(
     start_worker("lipsync")
     _, port = start_daphne(LIPSYNC_TIMEOUT_S="20", ASR_LOCATION="web")
     question = with_noise(
-        espeak_pcm16("What are your opening hours?", silence_before=1.5, silence_after=2.0)
+        espeak_pcm16("What are your opening hours?", silence_before=1.5, silence_after=6.0)
     )
     browser = browser_for(write_wav(output_dir / "question.wav", question))
     page = browser.new_page(viewport={"width": 420, "height": 900})  # a phone-width screen

@@ -122,7 +122,7 @@ def test_cancel_stops_a_chunk_midway_and_a_revoked_task_never_renders(
     revoke_renders([revoked_id])
     render(channel, avatar, turn_c, 0, short_chunk)
     wait_rendering(worker, turn_a)
-    time.sleep(0.6)  # well into the chunk's 4500 frames, far from its end
+    time.sleep(1.5)  # well into the chunk's 4500 frames (3.5 s at 1,300 frames/s), far from its end
     cancel_turn(turn_a)
 
     message = receive(channel, 60)
