@@ -18,15 +18,19 @@ def espeak_pcm16(
     *,
     voice: str = "en-us",
     rate: int = RATE,
+    speed: int | None = None,
     silence_before: float = 0.0,
     silence_after: float = 0.0,
 ) -> np.ndarray:
-    """The sentence as mono int16 samples at `rate`, with silence before and after."""
+    """The sentence as mono int16 samples at `rate`, with silence before and after; `speed` in
+    words per minute (espeak-ng's default is 175)."""
     with tempfile.TemporaryDirectory() as tmp:
         raw, out = Path(tmp) / "raw.wav", Path(tmp) / "out.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
+        pace = ["-s", str(speed)] if speed else []
+        subprocess.run(["espeak-ng", "-v", voice, *pace, "-w", str(raw), text], check=True)
         subprocess.run(
-            ["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out)], check=True
+            # -D: no dither, so the same text gives the same samples on every run.
+            ["sox", "-D", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out)], check=True
         )
         with wave.open(str(out)) as recording:
             samples = np.frombuffer(recording.readframes(recording.getnframes()), dtype=np.int16)
