@@ -31,7 +31,7 @@ class Floor:
         self._sound_at = float("-inf")  # when a sound that may be speech was last heard
         self._quiet = asyncio.Event()
         self._quiet.set()
-        self._freed = asyncio.Event()  # release() wakes a waiter before its time
+        self._changed = asyncio.Event()  # release() and shorten() wake a waiter before its time
 
     def hear(self, sound: bool) -> None:
         """Whether the customer's microphone carries a sound that may be speech right now."""
@@ -41,12 +41,19 @@ class Floor:
         else:
             self._quiet.set()
 
+    def shorten(self, free_at: float) -> None:
+        """The question is whole: the answer may be heard from `free_at` (if that is sooner)."""
+        if free_at < self.free_at:
+            self.free_at = free_at
+            self._changed.set()  # a waiter sleeping toward the old time looks again
+            self._changed = asyncio.Event()
+
     def release(self) -> None:
         """The customer cannot continue (their microphone stopped): the answer may play now."""
         self.free_at = min(self.free_at, time.monotonic())
         self._sound_at = float("-inf")
         self._quiet.set()
-        self._freed.set()
+        self._changed.set()
 
     async def wait(self) -> None:
         """Returns when the answer may be heard; from then on speech is a barge-in."""
@@ -65,5 +72,5 @@ class Floor:
                 break
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(ready, give_up) - now):
-                    await self._freed.wait()
+                    await self._changed.wait()
         self.released = True

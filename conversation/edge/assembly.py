@@ -112,6 +112,7 @@ def build_voice(setup: SessionSetup, channel: str) -> VoiceSetup:
         hints=models.hints_from(questions),
         turn_model=models.turn_model()[0],
         hold_s=settings.TURN_HOLD_MS / 1000,
+        max_hold_s=settings.TURN_MAX_SILENCE_MS / 1000,
     )
 
 

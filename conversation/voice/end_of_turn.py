@@ -119,3 +119,21 @@ class TurnCompletion:
             (output,) = self._session.run(None, {"input_features": features})
         probability = float(np.asarray(output).reshape(-1)[0])
         return TurnVerdict(probability=probability, complete=probability >= self.threshold)
+
+
+# Words a sentence does not end on: a transcript ending on one was cut inside the sentence.
+_CONTINUES = frozenset(
+    "a an the and or but so because if that which to of for with from at by than "
+    "my your our their his her its um uh er erm".split()
+)
+
+
+def transcript_looks_complete(text: str) -> bool:
+    """Whether a transcript reads as a whole question or statement: Whisper ends those with
+    ?, . or ! (and a cut-off phrase mostly without, or with "..."), and a sentence does not end
+    on "and", "the" or "um". The second opinion beside the model, from the words."""
+    text = text.strip()
+    if not text or text.endswith(("...", "…", ",", "-")) or text[-1] not in ".?!。？！":
+        return False
+    words = text.rstrip(".?!。？！").split()
+    return bool(words) and words[-1].lower().strip("\"'") not in _CONTINUES

@@ -20,7 +20,7 @@ from conversation.asr.base import AsrError, Transcript
 from conversation.floor import Floor
 from conversation.protocol import ErrorCode, ProtocolError
 from conversation.voice.decoding import Priority
-from conversation.voice.end_of_turn import TurnCompletion
+from conversation.voice.end_of_turn import TurnCompletion, transcript_looks_complete
 from conversation.voice.recognizer import SpeechRecognizer
 from conversation.voice.vad import SpeechEnded, SpeechPaused, SpeechStarted, VadEvent, VoiceActivity
 
@@ -65,8 +65,10 @@ class VoiceSetup:
     hints: tuple[str, ...] = ()  # phrases customers are likely to say (the FAQ)
     # Judges each pause; None: the VAD's silence alone ends the turn.
     turn_model: TurnCompletion | None = None
-    # Silence after the customer's last word before an answer may be heard (conversation/floor).
+    # Silence after the customer's last word before an answer may be heard (conversation/floor):
+    # `hold_s` once the question is judged whole, `max_hold_s` until then.
     hold_s: float = 0.0
+    max_hold_s: float = 0.0
 
     @property
     def language(self) -> str | None:
@@ -103,7 +105,7 @@ class Utterance:
     early_started: float | None = None
     decided_at: float = field(default_factory=time.monotonic)
     floor: Floor = field(default_factory=lambda: Floor(0.0), repr=False)
-    ended_by: str = "silence"  # what decided the end: silence, model, stop or limit
+    ended_by: str = "silence"  # what decided the end: pause, silence or limit
     guess: str = ""  # the last partial transcript: what the customer likely said
 
     async def recognize(self) -> Heard:
@@ -117,10 +119,17 @@ class Utterance:
         except AsrError as error:
             log.warning("speech recognition failed (%s)", error.kind)
             return Heard(text="", language=None, stage_ms=stage_ms)
+        if transcript_looks_complete(result.text):
+            self.judged_complete()  # the words say the question is whole, whatever the model
         now = time.monotonic()
         stage_ms["asr_ms"] = round((now - started) * 1000, 2)
         stage_ms["asr_wait_ms"] = round((now - self.decided_at) * 1000, 2)
         return Heard(text=result.text.strip(), language=result.language, stage_ms=stage_ms)
+
+    def judged_complete(self) -> None:
+        """The question is whole (the end-of-turn model, or its transcript, says so): its
+        answer waits only the short hold."""
+        self.floor.shorten(self.ended_at + self.setup.hold_s)
 
     def discard(self) -> None:
         if self.early is not None:
@@ -219,9 +228,11 @@ class VoiceInput:
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
                 self._early = _Early(at_ms=event.at_ms, task=task)
                 if self.setup.turn_model is not None:
-                    if self._judge is not None:
-                        self._judge.cancel()
-                    self._judge = asyncio.create_task(self._judge_pause(event.at_ms, audio))
+                    # The pause ends the turn at once, tentatively: recognition and the answer
+                    # start now, and the floor decides when the answer may be heard.
+                    ended = self._activity.end_if_paused(event.at_ms)
+                    if ended is not None:
+                        await self._on_end(ended, received, ended_by="pause")
         elif isinstance(event, SpeechEnded):
             await self._on_end(
                 event, received, ended_by="limit" if not event.decision_ms else "silence"
@@ -240,21 +251,18 @@ class VoiceInput:
     def _whole(self, audio: np.ndarray) -> np.ndarray:
         return np.concatenate([self._before, audio]) if len(self._before) else audio
 
-    async def _judge_pause(self, at_ms: float, audio: np.ndarray) -> None:
-        """The end-of-turn model on the pause's audio; complete ends the turn if the customer is
-        still silent. Model trouble leaves the decision to the silence."""
+    async def _judge_whole(self, utterance: Utterance) -> None:
+        """The end-of-turn model on the utterance: complete frees the floor after the short
+        hold. Model trouble leaves the long one."""
         model = self.setup.turn_model
         assert model is not None
         try:
-            verdict = await asyncio.to_thread(model.judge, audio)
-        except Exception as error:  # onnxruntime's own types; the long silence still ends it
+            verdict = await asyncio.to_thread(model.judge, utterance.audio)
+        except Exception as error:  # onnxruntime's own types; the long hold still ends it
             log.warning("end-of-turn model failed (%s)", type(error).__name__)
             return
-        if not verdict.complete or not self._listening:
-            return
-        ended = self._activity.end_if_paused(at_ms)
-        if ended is not None:
-            await self._on_end(ended, self._received, ended_by="model")
+        if verdict.complete:
+            utterance.judged_complete()
 
     async def _on_end(self, event: SpeechEnded, received: float, *, ended_by: str) -> None:
         listening, self._listening = self._listening, False
@@ -275,9 +283,7 @@ class VoiceInput:
             setup=self.setup,
             early=early.task if early else None,
             early_started=early.started if early else None,
-            # Cut at the length limit, the customer is still talking: no pause to wait out,
-            # and what follows is a new utterance (a barge-in), not more of this one.
-            floor=Floor(ended_at + (0.0 if ended_by == "limit" else self.setup.hold_s)),
+            floor=Floor(ended_at + self._hold(ended_by)),
             ended_by=ended_by,
             guess=self._guess,
         )
@@ -286,6 +292,18 @@ class VoiceInput:
             utterance.discard()
             return
         self._ended = utterance
+        if ended_by == "pause":
+            self._judge = asyncio.create_task(self._judge_whole(utterance))
+
+    def _hold(self, ended_by: str) -> float:
+        """How long after the last word the answer waits at most (the floor)."""
+        if ended_by == "limit":
+            # Cut at the length limit, the customer is still talking: no pause to wait out,
+            # and what follows is a new utterance (a barge-in), not more of this one.
+            return 0.0
+        if ended_by == "pause":  # until the model or the transcript says the question is whole
+            return max(self.setup.hold_s, self.setup.max_hold_s)
+        return self.setup.hold_s
 
     def _maybe_partial(self) -> None:
         """While the user speaks, a partial transcript about every PARTIAL_EVERY_S of speech."""

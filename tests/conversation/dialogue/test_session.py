@@ -629,6 +629,7 @@ def _judged_voice(recognizer: Any, hold_s: float = 0.75) -> VoiceSetup:
         activity=lambda: VoiceActivity(silero.new_stream, end_silence_ms=1500, pause_ms=200),
         turn_model=TurnCompletion(),
         hold_s=hold_s,
+        max_hold_s=1.5,
     )
 
 
@@ -672,18 +673,21 @@ class TimedWire(Wire):
         await super().binary(data)
 
 
-async def test_a_complete_question_is_ended_by_the_model_not_the_long_silence() -> None:
+async def test_a_question_ends_at_its_pause_and_the_model_shortens_the_hold() -> None:
+    # No punctuation in the transcript: only the end-of-turn model can judge it whole.
     recognizer = LengthRecognizer("", "when do you open on sunday", 0.0)
     session, wire, _, recorder = make_session(
-        ScriptedLlm(["We open at nine."]), voice=_judged_voice(recognizer)
+        ScriptedLlm(["We open at nine."]), voice=_judged_voice(recognizer, hold_s=0.75)
     )
     await drive(
-        session, wire, _frames(_spoken("When do you open on Sunday?"), 0.3, 2.0), timeout=30
+        session, wire, _frames(_spoken("When do you open on Sunday?"), 0.3, 2.5), timeout=30
     )
 
     [record] = recorder.records
-    # The VAD alone would wait 1,500 ms; Smart Turn judged the question complete at its pause.
-    assert record["turn"].stage_ms["vad_decision_ms"] < 1500
+    turn = record["turn"]
+    assert turn.stage_ms["vad_decision_ms"] < 300  # ended at the first pause
+    # Smart Turn judged it complete: the answer waited the short hold, not the long one.
+    assert turn.floor.free_at - turn.started == pytest.approx(0.75)
     assert not record["interrupted"]
 
 

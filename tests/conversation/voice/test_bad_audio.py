@@ -37,6 +37,7 @@ def ears() -> VoiceSetup:
         activity=lambda: VoiceActivity(silero.new_stream, end_silence_ms=1500, pause_ms=200),
         turn_model=TurnCompletion(),
         hold_s=0.75,
+        max_hold_s=1.5,
     )
 
 

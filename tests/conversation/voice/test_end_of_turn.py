@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conversation.voice.end_of_turn import TurnCompletion, TurnModelError, packaged_model
+from conversation.voice.end_of_turn import (
+    TurnCompletion,
+    TurnModelError,
+    packaged_model,
+    transcript_looks_complete,
+)
 from tests.speech_audio import espeak_pcm16
 
 
@@ -59,3 +64,35 @@ def test_bad_audio_is_a_typed_error(model: TurnCompletion) -> None:
             model.judge(bad)
     long_talk = espeak_pcm16("one two three four five six seven eight nine ten " * 4)
     assert 0.0 <= model.judge(long_talk).probability <= 1.0  # only the last 8 s are heard
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "When do you open on Sunday?",
+        "I'd like to return a blender I bought for $45.",
+        "Hi there! What time do you guys close on Saturdays?",
+        "I can't remember my password. What do I do?",
+        "Thank you!",
+        "営業時間は何時ですか？",
+    ],
+)
+def test_whole_questions_look_complete(text: str) -> None:
+    assert transcript_looks_complete(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "How do I return the",
+        "How do I return the jacket",  # no closing punctuation: Whisper heard no end
+        "I bought a kettle on Monday and...",
+        "Can I pay with,",
+        "What is the.",
+        "I was wondering if um.",
+        "Do you deliver to?",
+    ],
+)
+def test_cut_off_phrases_do_not(text: str) -> None:
+    assert not transcript_looks_complete(text)
