@@ -27,6 +27,14 @@ _NEVER_END = frozenset({
 _END_IF_CAPITAL = frozenset({"etc", "a.m", "p.m", "inc", "ltd", "co", "corp"})
 # "No. 5" is an abbreviation, "The answer is no. We..." is not.
 _END_UNLESS_DIGIT = frozenset({"no", "nos"})
+# A long first sentence without a clause mark may be cut before one of these: a clause starts
+# there, so the voice can pause. ("or" and "so" often join words, not clauses: not these.)
+_CONJUNCTIONS = frozenset({
+    "and", "but", "because", "which", "while", "when", "then", "until", "unless", "although",
+    "though", "whereas", "where", "after", "before", "if",
+})  # fmt: skip
+_WORDS_AFTER_CONJUNCTION = 3  # a cut never leaves a stub such as "and so on."
+_SENTENCE_MARKS = frozenset(".!?") | _CJK_ENDS
 
 
 class _Scan(enum.Enum):
@@ -44,11 +52,18 @@ class SentenceChunker:
     ("...", a lone emoji) are dropped, as they have nothing to say.
     """
 
-    def __init__(self, *, max_chars: int = 200, first_chunk_min_words: int = 4) -> None:
+    def __init__(
+        self,
+        *,
+        max_chars: int = 200,
+        first_chunk_min_words: int = 4,
+        first_chunk_conjunction_words: int = 6,
+    ) -> None:
         if max_chars < 20:
             raise ValueError("max_chars below 20 would cut most words")
         self.max_chars = max_chars
         self.first_chunk_min_words = first_chunk_min_words
+        self.first_chunk_conjunction_words = first_chunk_conjunction_words
         self._buffer = ""
         self._first_pending = True
 
@@ -100,6 +115,8 @@ class SentenceChunker:
                 outcome, position = _after_mark(text, i, final, _CJK_ENDS, needs_space=False)
             elif self._first_pending and char in _ALL_CLAUSE_MARKS:
                 outcome, position = self._after_clause_mark(text, i, final)
+            elif self._first_pending and char == " ":
+                outcome, position = self._before_conjunction(text, i, final)
             else:
                 i += 1
                 continue
@@ -123,6 +140,32 @@ class SentenceChunker:
         if len(prefix.split()) < self.first_chunk_min_words:
             return _Scan.NONE, i + 1
         return _Scan.BOUNDARY, i + 1
+
+    def _before_conjunction(self, text: str, i: int, final: bool) -> tuple[_Scan, int]:
+        """The first chunk of a turn may end before a conjunction ("... working day | when
+        you order before two"), once enough words have come and enough follow: a long first
+        sentence without a comma would otherwise keep the first audio waiting for all of it."""
+        if len(text[:i].split()) < self.first_chunk_conjunction_words:
+            return _Scan.NONE, i + 1
+        word_end = i + 1
+        while word_end < len(text) and text[word_end].isalpha():
+            word_end += 1
+        word = text[i + 1 : word_end].lower()
+        if word_end == len(text) and not final:
+            # The word may still grow: "an" may become "and", "and" may become "android".
+            if any(c.startswith(word) for c in _CONJUNCTIONS):
+                return _Scan.WAIT, i
+            return _Scan.NONE, i + 1
+        if word not in _CONJUNCTIONS or (word_end < len(text) and not text[word_end].isspace()):
+            return _Scan.NONE, i + 1
+        clause = text[word_end:].split()[: _WORDS_AFTER_CONJUNCTION + 1]
+        if any(c in _SENTENCE_MARKS for c in "".join(clause[:_WORDS_AFTER_CONJUNCTION])):
+            return _Scan.NONE, i + 1  # the sentence ends too soon after it
+        if len(clause) <= _WORDS_AFTER_CONJUNCTION and not final:
+            return _Scan.WAIT, i  # the last of those words may not be complete yet
+        if len(clause) < _WORDS_AFTER_CONJUNCTION:
+            return _Scan.NONE, i + 1
+        return _Scan.BOUNDARY, i
 
 
 def _speakable(chunk: str) -> bool:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -126,6 +128,56 @@ def test_only_the_first_sentence_of_a_turn_is_cut_at_a_clause() -> None:
     assert whole("Ok. " + sentence, chunker) == ["Ok.", sentence]
 
 
+LONG_FIRST = [
+    (
+        "Express shipping arrives the next working day when you order before two o'clock. "
+        "Standard shipping takes longer and costs less.",
+        [
+            "Express shipping arrives the next working day",
+            "when you order before two o'clock.",
+            "Standard shipping takes longer and costs less.",
+        ],
+    ),
+    (
+        "You can return any item within thirty days and we refund you within a week.",
+        ["You can return any item within thirty days", "and we refund you within a week."],
+    ),
+    # too few words before the conjunction, or too few after it: one chunk
+    ("Bread and butter are on the table today.", ["Bread and butter are on the table today."]),
+    ("We will call you back today and so on.", ["We will call you back today and so on."]),
+    ("We will call you back today and then. Ok.", ["We will call you back today and then.", "Ok."]),
+    # "android" is no "and"; "or" joins words more often than clauses
+    (
+        "Our app works on every phone with android installed on it.",
+        ["Our app works on every phone with android installed on it."],
+    ),
+    (
+        "It usually takes about two days or three days at most.",
+        ["It usually takes about two days or three days at most."],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LONG_FIRST)
+def test_a_long_first_sentence_is_cut_before_a_conjunction(text: str, expected: list[str]) -> None:
+    assert whole(text) == expected
+    assert by_pieces(list(text)) == expected
+    assert by_pieces(re.findall(r" ?\S+", text)) == expected  # as an LLM streams words
+
+
+def test_only_the_first_chunk_is_cut_before_a_conjunction() -> None:
+    text = "Hi. You can return any item within thirty days and we refund you within a week."
+    assert whole(text) == ["Hi.", text.removeprefix("Hi. ")]
+
+
+def test_the_conjunction_cut_waits_for_the_words_that_prove_it() -> None:
+    chunker = SentenceChunker()
+    assert chunker.push("You can return any item within thirty days an") == []
+    assert chunker.push("d we refund") == []
+    assert chunker.push(" you within") == ["You can return any item within thirty days"]
+    assert chunker.flush() == ["and we refund you within"]
+
+
 @pytest.mark.parametrize(
     "text", ["It costs 1,000 dollars in total today.", "We open at 10:30 every single day."]
 )
@@ -168,7 +220,7 @@ def test_too_small_max_chars_is_refused() -> None:
 
 ALPHABET = st.sampled_from(
     list("abcXYZ019 .,;:!?\n\u2026\"')(")
-    + ["Mr", "e.g", "U.S", "etc", "no", "3.5", "。", "，", "www.x.com"]
+    + ["Mr", "e.g", "U.S", "etc", "no", "3.5", "。", "，", "www.x.com", " and", " an", " when"]
 )
 
 
