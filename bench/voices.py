@@ -7,7 +7,10 @@ voice's real-time factor and time to first audio.
 Both voices get what the product sends them: the answer chunked as a turn chunks it, each
 chunk in its spoken form. Reference and transcript are compared in spoken form too (Whisper
 writes "$4.95" where the voice said "four dollars ninety-five"), lower case, without
-punctuation. Timings are in-process and one sentence at a time, after each voice's warm-up.
+punctuation. Timings are in-process and one sentence at a time, after each voice's warm-up;
+besides wall-clock times (which a busy machine stretches) it reports CPU seconds, which it does
+not: CPU per second of audio, and for Piper (in this process, not streaming within a chunk) the
+CPU its first chunk took before its first audio, which is the first audio's delay on an idle core.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -64,10 +67,13 @@ class VoiceFigures:
     synth_s: float = 0.0
     audio_s: float = 0.0
     first_audio_ms: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0
+    first_cpu_ms: list[float] = field(default_factory=list)
     worst: list[tuple[float, str, str]] = field(default_factory=list)
 
-    def summary(self) -> dict[str, object]:
+    def summary(self) -> dict[str, Any]:
         firsts = sorted(self.first_audio_ms)
+        first_cpu = sorted(self.first_cpu_ms)
         return {
             "voice": self.voice,
             "wer": round(self.errors / max(1, self.reference_words), 4),
@@ -75,6 +81,9 @@ class VoiceFigures:
             "reference_words": self.reference_words,
             "rtf": round(self.synth_s / max(1e-9, self.audio_s), 4),
             "audio_s": round(self.audio_s, 1),
+            "cpu_per_audio_s": round(self.cpu_s / max(1e-9, self.audio_s), 4),
+            "first_audio_cpu_ms_p50": round(statistics.median(first_cpu), 1),
+            "first_audio_cpu_ms_max": round(first_cpu[-1], 1),
             "first_audio_ms_p50": round(statistics.median(firsts), 1),
             "first_audio_ms_max": round(firsts[-1], 1),
             "worst": [
@@ -84,56 +93,82 @@ class VoiceFigures:
         }
 
 
-async def speak(tts: TtsBackend, answer: str, voice: str) -> tuple[np.ndarray, float, float]:
-    """The answer's audio, the seconds spent synthesizing it and the first audio's delay (ms)."""
+def cpu_s() -> float:
+    """CPU seconds of this process (all its threads) and of its children that have ended."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+@dataclass
+class Spoken:
+    audio: np.ndarray
+    wall_s: float
+    cpu_s: float
+    first_ms: float
+    first_cpu_ms: float
+
+
+async def speak(tts: TtsBackend, answer: str, voice: str) -> Spoken:
+    """The answer chunked and spoken as a turn does, with its timings."""
     chunker = SentenceChunker()
     chunks = chunker.push(answer) + chunker.flush()
     blocks: list[np.ndarray] = []
-    first_ms = 0.0
-    spent = 0.0
+    first_ms = first_cpu_ms = spent = used = 0.0
     for index, chunk in enumerate(chunks):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), cpu_s()
         stream = tts.synthesize(spoken_form(chunk, "en"), voice=voice, language="en")
         async for block in stream:
             if index == 0 and not first_ms:
                 first_ms = (time.perf_counter() - started) * 1000
+                first_cpu_ms = (cpu_s() - cpu_started) * 1000
             blocks.append(block)
         spent += time.perf_counter() - started
-    return np.concatenate(blocks), spent, first_ms
+        used += cpu_s() - cpu_started
+    return Spoken(np.concatenate(blocks), spent, used, first_ms, first_cpu_ms)
 
 
 async def measure(asr: FasterWhisperAsr, name: str, tts: TtsBackend, voice: str) -> VoiceFigures:
     figures = VoiceFigures(name)
     await speak(tts, "Warm up, please.", voice)  # model load and first-call costs
     for _question, _paraphrases, answer in DEMO_FAQ:
-        audio, spent, first_ms = await speak(tts, answer, voice)
+        spoken = await speak(tts, answer, voice)
+        audio = spoken.audio
         heard = asr.transcribe(audio, language="en").text
         reference, hypothesis = words(answer), words(heard)
         errors = edit_distance(reference, hypothesis)
         figures.errors += errors
         figures.reference_words += len(reference)
-        figures.synth_s += spent
+        figures.synth_s += spoken.wall_s
+        figures.cpu_s += spoken.cpu_s
         figures.audio_s += audio.size / OUTPUT_RATE
-        figures.first_audio_ms.append(first_ms)
+        figures.first_audio_ms.append(spoken.first_ms)
+        figures.first_cpu_ms.append(spoken.first_cpu_ms)
         figures.worst.append((errors / max(1, len(reference)), answer, heard))
     return figures
 
 
-def markdown(results: list[dict[str, object]]) -> str:
+def markdown(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| voice | WER | errors / words | real-time factor | first audio p50 | first audio max |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| voice | WER | errors / words | CPU s per audio s | first audio, CPU p50 / max "
+        "| wall-clock RTF | first audio, wall p50 / max |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
+        piper = str(r["voice"]).startswith("Piper")
+        first_cpu = (
+            f"{r['first_audio_cpu_ms_p50']} / {r['first_audio_cpu_ms_max']} ms"
+            if piper
+            else "streams (a child process)"
+        )
         lines.append(
-            f"| {r['voice']} | {float(r['wer']) * 100:.1f} % | {r['errors']} / "  # type: ignore[arg-type]
-            f"{r['reference_words']} | {r['rtf']} | {r['first_audio_ms_p50']} ms | "
-            f"{r['first_audio_ms_max']} ms |"
+            f"| {r['voice']} | {r['wer'] * 100:.1f} % | {r['errors']} / {r['reference_words']} "
+            f"| {r['cpu_per_audio_s']} | {first_cpu} | {r['rtf']} "
+            f"| {r['first_audio_ms_p50']} / {r['first_audio_ms_max']} ms |"
         )
     return "\n".join(lines)
 
 
-async def run(models_dir: Path) -> list[dict[str, object]]:
+async def run(models_dir: Path) -> list[dict[str, Any]]:
     from conversation.asr.packaged import whisper_base
     from conversation.asr.whisper_backend import FasterWhisperAsr
 
@@ -160,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     results = asyncio.run(run(args.models_dir))
     print(markdown(results))
     print(
-        f"\n{len(DEMO_FAQ)} demo answers; {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}; Whisper base int8, greedy"
+        f"\n{len(DEMO_FAQ)} demo answers; {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the end; Python {platform.python_version()}; "
+        "Whisper base int8, greedy"
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False))
