@@ -25,22 +25,22 @@ DEMO_FAQ: list[tuple[str, list[str], str]] = [
     (
         "What are your opening hours?",
         ["When are you open?", "What time do you open?", "Are you open on Sunday?"],
-        "Our customer service is open from nine to six, Monday to Saturday. Our online shop is open around the clock.",
+        "Our customer service is open from 9 a.m. to 6 p.m., Monday to Saturday. Our online shop is open around the clock.",
     ),
     (
         "How do I return an item?",
         ["Can I send something back?", "What is your return policy?", "I want a refund."],
-        "You can return any item within thirty days. Start the return from your order page and print the label. Then drop the parcel at any post office, and we refund you within a week.",
+        "You can return any item within 30 days. Start the return from your order page and print the label. Then drop the parcel at any post office, and we refund you within a week.",
     ),
     (
         "How long does shipping take?",
         ["When will my order arrive?", "How fast is delivery?", "Delivery time?"],
-        "Standard shipping takes three to five working days. Express shipping arrives the next working day when you order before two o'clock.",
+        "Standard shipping takes 3-5 working days. Express shipping arrives the next working day when you order before 2 p.m.",
     ),
     (
         "How much does shipping cost?",
         ["Is shipping free?", "What are the delivery charges?"],
-        "Shipping is free on orders over fifty dollars. Below that, standard shipping costs four dollars ninety-five.",
+        "Shipping is free on orders over $50. Below that, standard shipping costs $4.95.",
     ),
     (
         "Which payment methods do you accept?",
@@ -50,7 +50,7 @@ DEMO_FAQ: list[tuple[str, list[str], str]] = [
     (
         "How do I reset my password?",
         ["I forgot my password.", "I can't log in.", "Change my password"],
-        "Click forgot password on the sign-in page, and we will email you a link to choose a new one. The link works for one hour.",
+        "Click forgot password on the sign-in page, and we will email you a link to choose a new one. The link works for 1 hour.",
     ),
     (
         "How can I contact you?",
@@ -59,7 +59,7 @@ DEMO_FAQ: list[tuple[str, list[str], str]] = [
             "Can I talk to a person?",
             "How do I reach customer service?",
         ],
-        "You can call us at five five five, zero one nine nine, or write to help at northwind goods dot example. A colleague answers within one working day.",
+        "You can call us at 555-0199, or write to help@northwind.example. A colleague answers within 1 working day.",
     ),
     (
         "Where is my order?",
@@ -69,22 +69,22 @@ DEMO_FAQ: list[tuple[str, list[str], str]] = [
     (
         "Can I change or cancel my order?",
         ["I want to cancel my order.", "Can I change my delivery address?"],
-        "You can change or cancel an order within one hour of placing it, from your order page. After that, please contact us and we will do our best.",
+        "You can change or cancel an order within 1 hour of placing it, from your order page. After that, please contact us and we will do our best.",
     ),
     (
         "Do you ship internationally?",
         ["Do you deliver abroad?", "Can you ship to Canada?"],
-        "Yes, we ship to the United States, Canada and most of Europe. International delivery takes seven to twelve working days.",
+        "Yes, we ship to the United States, Canada and most of Europe. International delivery takes 7-12 working days.",
     ),
     (
         "Do you have gift cards?",
         ["Can I buy a voucher?", "Gift certificate"],
-        "Yes. Gift cards from ten to two hundred dollars are sent by email and never expire.",
+        "Yes. Gift cards from $10 to $200 are sent by email and never expire.",
     ),
     (
         "What is your warranty?",
         ["My product is broken.", "Is there a guarantee?"],
-        "Every product has a two-year warranty. If something breaks, contact us with your order number and a photo, and we will repair or replace it.",
+        "Every product has a 2-year warranty. If something breaks, contact us with your order number and a photo, and we will repair or replace it.",
     ),
     (
         "Is my item in stock?",
@@ -94,7 +94,7 @@ DEMO_FAQ: list[tuple[str, list[str], str]] = [
     (
         "Do you offer discounts for students?",
         ["Student discount", "Do you have any promotions?"],
-        "Students get ten percent off with a valid student email. Sign up to our newsletter for seasonal offers.",
+        "Students get 10% off with a valid student email. Sign up to our newsletter for seasonal offers.",
     ),
     (
         "How do I create an account?",
@@ -104,7 +104,7 @@ DEMO_FAQ: list[tuple[str, list[str], str]] = [
     (
         "How do I delete my account?",
         ["Remove my data", "Close my account"],
-        "You can delete your account under settings, privacy. We erase your personal data within thirty days.",
+        "You can delete your account under settings, privacy. We erase your personal data within 30 days.",
     ),
     (
         "Where is your store?",

@@ -47,8 +47,8 @@ class Avatar(models.Model):
         MUSETALK = "musetalk", "MuseTalk v1.5"
 
     class TtsBackend(models.TextChoices):
+        PIPER = "piper", "Piper neural voice (espeak-ng where a language has none)"
         ESPEAK = "espeak", "espeak-ng"
-        PIPER = "piper", "piper"
 
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
@@ -82,9 +82,18 @@ class Avatar(models.Model):
         default=dict, blank=True, help_text="Frame size, fps and face box of the baked avatar."
     )
     tts_backend = models.CharField(
-        max_length=10, choices=TtsBackend.choices, default=TtsBackend.ESPEAK
+        max_length=10, choices=TtsBackend.choices, default=TtsBackend.PIPER
     )
-    voice = models.CharField(max_length=100, default="en-us", help_text="Voice name or path.")
+    voice = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text=(
+            "Empty: each language's default voice. Else an installed voice of the backend, "
+            "e.g. en_US-joe-medium (Piper, or any voice in the voices folder) or en-gb "
+            "(espeak-ng); a missing or broken Piper voice speaks with espeak-ng."
+        ),
+    )
     language = models.CharField(max_length=16, default="en")
     other_languages = models.JSONField(
         default=list, blank=True, help_text="Further languages the avatar may answer in."

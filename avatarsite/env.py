@@ -192,7 +192,11 @@ VARIABLES: dict[str, Variable] = {
         ),
         Variable("TTS_TIMEOUT_S", "10", "Longest synthesis of one sentence before subtitles only."),
         Variable("ESPEAK_PROGRAM", "espeak-ng", "The espeak-ng program to run."),
-        Variable("PIPER_VOICE", "unset", "Path of a piper voice model; espeak-ng otherwise."),
+        Variable(
+            "TTS_VOICES_DIR",
+            "var/voices/",
+            "Extra Piper voices: each a model NAME.onnx beside its NAME.onnx.json.",
+        ),
         Variable("LOG_LEVEL", "INFO", "Log level of the product's loggers."),
         Variable(
             "REPLY_STREAMING",

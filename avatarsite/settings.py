@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dj_database_url
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -221,7 +222,6 @@ REPLY_STREAMING = env_bool("REPLY_STREAMING", True)  # off only for the benchmar
 VAD_MIN_SPEECH_MS = env_int("VAD_MIN_SPEECH_MS", 200)
 ANTHROPIC_API_KEY = env_optional("ANTHROPIC_API_KEY")
 LLM_BASE_URL = env_optional("LLM_BASE_URL")
-PIPER_VOICE = env_optional("PIPER_VOICE")
 LLM_MODEL = env_optional("LLM_MODEL")
 LLM_API_KEY = env_optional("LLM_API_KEY")
 ESPEAK_PROGRAM = env_str("ESPEAK_PROGRAM", "espeak-ng")
@@ -229,6 +229,7 @@ LLM_TIMEOUT_S = env_float("LLM_TIMEOUT_S", 20.0)
 LLM_FIRST_TOKEN_TIMEOUT_S = env_float("LLM_FIRST_TOKEN_TIMEOUT_S", 2.5)
 LIPSYNC_TIMEOUT_S = env_float("LIPSYNC_TIMEOUT_S", 1.5)
 TTS_TIMEOUT_S = env_float("TTS_TIMEOUT_S", 10.0)
+TTS_VOICES_DIR = Path(env_str("TTS_VOICES_DIR", str(VAR_DIR / "voices")))
 
 # --- Security for production -----------------------------------------------------------------
 if not DEBUG:

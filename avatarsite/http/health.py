@@ -65,6 +65,7 @@ def health_report() -> tuple[bool, dict[str, Any]]:
     else:
         queues = {q: {"ok": False, "error": "redis unreachable", "workers": []} for q in QUEUES}
     from conversation.edge import warmup
+    from conversation.tts import select as tts_select
     from conversation.voice import models
 
     warm = warmup.state()
@@ -82,6 +83,7 @@ def health_report() -> tuple[bool, dict[str, Any]]:
         "warm": warm,
     }
 
+    report["tts"] = tts_select.health()
     report["asr"] = {"location": settings.ASR_LOCATION}
     if models.ready():
         backend, reason = models.recognizer()

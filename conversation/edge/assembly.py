@@ -19,7 +19,8 @@ from conversation.protocol import AvatarInfo, IdleClip, Ready
 from conversation.reply.ports import TurnTimeouts
 from conversation.reply.render_queue import CeleryRenderQueue
 from conversation.reply.turn import TurnContext
-from conversation.tts.select import build_tts
+from conversation.tts.select import build_tts, engine_for, usable_voice
+from conversation.tts.voices import VoiceRegistry, installed_voices
 from conversation.voice import models
 from conversation.voice.recognizer import QueueRecognizer
 from conversation.voice.voice_input import VoiceSetup
@@ -30,11 +31,19 @@ class SessionSetup:
     avatar: AvatarRuntime
     faq: tuple[FaqItem, ...]
     consent_until: datetime | None  # when the last valid consent expires; None: open-ended
+    voices: VoiceRegistry
 
 
 def load_session_setup(slug: str) -> SessionSetup:
     """Read everything a session needs once, at connect (raises AvatarUnavailable)."""
     avatar = avatar_get_usable(slug=slug)
+    voices = installed_voices(settings.TTS_VOICES_DIR)
+    # The voice that will speak: its id goes into the canned-clip key, so a voice that falls
+    # back to espeak-ng never serves clips under the neural voice's name. Not loaded here:
+    # daphne drops a WebSocket that is not accepted within 5 s, and the warm-up loads it.
+    voice = usable_voice(
+        voices, avatar.voice, avatar.language, engine=engine_for(avatar.tts_backend), load=False
+    )
     languages = (
         avatar.language,
         *[lang for lang in avatar.other_languages if lang != avatar.language],
@@ -46,7 +55,7 @@ def load_session_setup(slug: str) -> SessionSetup:
         baked_checksum=avatar.baked_checksum,
         renderer=avatar.renderer_in_use,
         tts_backend=avatar.tts_backend,
-        voice=avatar.voice,
+        voice=voice.id,
         language=avatar.language,
         languages=tuple(languages),
         persona=avatar.persona,
@@ -64,7 +73,9 @@ def load_session_setup(slug: str) -> SessionSetup:
         )
         for entry in faq_entries_for(avatar)
     )
-    return SessionSetup(avatar=runtime, faq=faq, consent_until=consent_window(avatar.pk).until)
+    return SessionSetup(
+        avatar=runtime, faq=faq, consent_until=consent_window(avatar.pk).until, voices=voices
+    )
 
 
 def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnContext:
@@ -83,7 +94,7 @@ def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnCo
         faq=answering.faq,
         llm=answering.llm,
         tts=build_tts(
-            avatar.tts_backend, settings.PIPER_VOICE, espeak_program=settings.ESPEAK_PROGRAM
+            avatar.tts_backend, voices=setup.voices, espeak_program=settings.ESPEAK_PROGRAM
         ),
         renders=CeleryRenderQueue(channel),
         clips=DjangoClipStore(),

@@ -76,7 +76,7 @@ async def prerender_answer(
         faq=KnownAnswer(entry.pk, entry.answer),
         llm=None,
         tts=build_tts(
-            avatar.tts_backend, settings.PIPER_VOICE, espeak_program=settings.ESPEAK_PROGRAM
+            avatar.tts_backend, voices=setup.voices, espeak_program=settings.ESPEAK_PROGRAM
         ),
         renders=CeleryRenderQueue(channel),
         clips=DjangoClipStore(),

@@ -27,6 +27,14 @@ _NEVER_END = frozenset({
 _END_IF_CAPITAL = frozenset({"etc", "a.m", "p.m", "inc", "ltd", "co", "corp"})
 # "No. 5" is an abbreviation, "The answer is no. We..." is not.
 _END_UNLESS_DIGIT = frozenset({"no", "nos"})
+# A long first sentence without a clause mark may be cut before one of these: a clause or a
+# phrase starts there, so the voice can pause. ("or" and "so" often join words: not these.)
+_PHRASE_STARTS = frozenset({
+    "and", "but", "because", "which", "while", "when", "then", "until", "unless", "although",
+    "though", "whereas", "where", "if", "after", "before", "from", "with", "within", "for",
+    "at", "on", "in", "by", "to",
+})  # fmt: skip
+_WORDS_AFTER_CUT = 3  # a cut never leaves a stub such as "and so on."
 
 
 class _Scan(enum.Enum):
@@ -44,11 +52,18 @@ class SentenceChunker:
     ("...", a lone emoji) are dropped, as they have nothing to say.
     """
 
-    def __init__(self, *, max_chars: int = 200, first_chunk_min_words: int = 4) -> None:
+    def __init__(
+        self,
+        *,
+        max_chars: int = 200,
+        first_chunk_min_words: int = 4,
+        first_chunk_phrase_words: int = 5,
+    ) -> None:
         if max_chars < 20:
             raise ValueError("max_chars below 20 would cut most words")
         self.max_chars = max_chars
         self.first_chunk_min_words = first_chunk_min_words
+        self.first_chunk_phrase_words = first_chunk_phrase_words
         self._buffer = ""
         self._first_pending = True
 
@@ -100,6 +115,8 @@ class SentenceChunker:
                 outcome, position = _after_mark(text, i, final, _CJK_ENDS, needs_space=False)
             elif self._first_pending and char in _ALL_CLAUSE_MARKS:
                 outcome, position = self._after_clause_mark(text, i, final)
+            elif self._first_pending and char == " ":
+                outcome, position = self._before_phrase(text, i, final)
             else:
                 i += 1
                 continue
@@ -123,6 +140,50 @@ class SentenceChunker:
         if len(prefix.split()) < self.first_chunk_min_words:
             return _Scan.NONE, i + 1
         return _Scan.BOUNDARY, i + 1
+
+    def _before_phrase(self, text: str, i: int, final: bool) -> tuple[_Scan, int]:
+        """The first chunk of a turn may end where a clause or phrase starts ("Our customer
+        service is open | from 9 a.m. to 6 p.m."), once enough words have come and enough
+        follow: the first audio waits for the neural voice to render the whole first chunk,
+        and a long first sentence without a comma would keep it waiting for all of it."""
+        if len(text[:i].split()) < self.first_chunk_phrase_words:
+            return _Scan.NONE, i + 1
+        word_end = i + 1
+        while word_end < len(text) and text[word_end].isalpha():
+            word_end += 1
+        word = text[i + 1 : word_end].lower()
+        if word_end == len(text) and not final:
+            # The word may still grow: "an" may become "and", "and" may become "android".
+            if any(c.startswith(word) for c in _PHRASE_STARTS):
+                return _Scan.WAIT, i
+            return _Scan.NONE, i + 1
+        if word not in _PHRASE_STARTS or (word_end < len(text) and not text[word_end].isspace()):
+            return _Scan.NONE, i + 1
+        following = text[word_end:]
+        words = following.split()
+        if not final and not following[-1:].isspace():
+            words = words[:-1]  # the last word may still grow
+        for after in words[:_WORDS_AFTER_CUT]:
+            if _stops(after):  # a clause mark or the sentence's end comes soon: cut there
+                return _Scan.NONE, i + 1
+        if len(words) < _WORDS_AFTER_CUT:
+            return (_Scan.NONE, i + 1) if final else (_Scan.WAIT, i)
+        return _Scan.BOUNDARY, i
+
+
+def _stops(word: str) -> bool:
+    """Whether a word ends with a clause mark or (as far as one word can tell) a sentence."""
+    core = word.rstrip("".join(_CLOSERS))
+    if not core:
+        return False
+    last = core[-1]
+    if last in _ALL_CLAUSE_MARKS or last in _ASCII_ENDS or last in _CJK_ENDS:
+        return True
+    if last != ".":
+        return False
+    stem = core.rstrip(".").lstrip(_OPENERS).lower()
+    abbreviation = stem in _NEVER_END or stem in _END_IF_CAPITAL or len(stem) == 1
+    return not abbreviation
 
 
 def _speakable(chunk: str) -> bool:

@@ -18,6 +18,7 @@ from conversation.reply.emitter import emit, play_stored
 from conversation.reply.speaker import speak
 from conversation.reply.turn import Turn, TurnContext
 from conversation.reply.writer import write_sentences
+from conversation.tts.select import AvatarVoice
 
 
 async def run_turn(turn: Turn, ctx: TurnContext) -> None:
@@ -54,7 +55,15 @@ async def answer(turn: Turn, ctx: TurnContext, match: FaqMatch | None) -> None:
             return
     await _reply(turn, ctx, match.answer if match else None)
     clip = turn.media.clip()
-    if match is not None and cache_key and not turn.fallbacks and clip is not None:
+    # A Piper voice that failed spoke with espeak-ng: that clip must not go under its key.
+    fell_back = isinstance(ctx.tts, AvatarVoice) and ctx.tts.fell_back
+    if (
+        match is not None
+        and cache_key
+        and not turn.fallbacks
+        and not fell_back
+        and clip is not None
+    ):
         await ctx.clips.save(
             cache_key=cache_key, avatar=ctx.avatar, faq_entry_id=match.entry_id, clip=clip
         )

@@ -20,6 +20,7 @@ from conversation.reply.outbox import ReplyMedia
 from conversation.reply.turn import Turn, TurnContext
 from conversation.reply.writer import END
 from conversation.tts.base import TtsError
+from conversation.tts.spoken import spoken_form
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,12 @@ async def speak(
             async with asyncio.timeout(ctx.timeouts.tts_sentence_s):
                 # aclosing: a barge-in while a chunk is being queued must end the synthesis now,
                 # not whenever the garbage collector finds the abandoned generator.
+                # The voice says the spoken form ("$4.95": "four dollars ninety-five"); the
+                # subtitle keeps the sentence as written.
                 blocks = ctx.tts.synthesize(
-                    sentence, voice=ctx.avatar.voice, language=turn.language
+                    spoken_form(sentence, turn.language),
+                    voice=ctx.avatar.voice,
+                    language=turn.language,
                 )
                 async with contextlib.aclosing(blocks):
                     async for block in blocks:

@@ -64,10 +64,11 @@ class TtsError(Exception):
 class TtsBackend(Protocol):
     """Speaks one sentence: int16 mono blocks at OUTPUT_RATE, yielded as they are synthesized.
 
-    Cancelling a task awaiting the next block, or closing the iterator, kills the synthesizer
-    process. A consumer cancelled while it holds a block (awaiting something else) must close
-    the iterator itself, e.g. `contextlib.aclosing` (the backends here are async generators);
-    otherwise the process dies only when the event loop finalizes the abandoned generator.
+    Cancelling a task awaiting the next block, or closing the iterator, stops the synthesis:
+    espeak-ng's process is killed, Piper makes no further sentence. A consumer cancelled while
+    it holds a block (awaiting something else) must close the iterator itself, e.g.
+    `contextlib.aclosing` (the backends here are async generators); otherwise the synthesis
+    ends only when the event loop finalizes the abandoned generator.
     """
 
     name: str

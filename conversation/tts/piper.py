@@ -1,75 +1,179 @@
-"""piper backend: a neural voice model run by the piper CLI, raw PCM resampled to 16 kHz."""
+"""piper backend: a neural voice run in this process on onnxruntime, loaded once per process.
+
+Synthesis runs in a thread pool sized to the cores (onnxruntime releases the GIL while it
+computes), one piper sentence at a time, so the event loop never waits on the model and audio
+streams out sentence by sentence as the engine makes it, resampled to 16 kHz.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
+import re
+import threading
+from collections.abc import AsyncGenerator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from conversation.tts.base import TtsError, TtsErrorKind
 from conversation.tts.pcm import PcmBlocks
-from conversation.tts.process import stream_stdout
+
+if TYPE_CHECKING:
+    from piper import PiperVoice
+
+# Control characters other than tab and newline have no business in speech.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Peak-normalised sentences at 0.9 of full scale: headroom for the resampler's overshoot.
+_VOLUME = 0.9
+
+_pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="piper")
+_load_lock = threading.Lock()
+_loaded: dict[Path, PiperVoice] = {}
+# A voice that failed to load, by its files' (size, mtime): replacing the files retries it.
+_broken: dict[Path, tuple[tuple[int, int], str]] = {}
 
 
-def voice_sample_rate(model_path: Path) -> int:
-    """`audio.sample_rate` from the voice's `<model>.onnx.json`, as piper itself reads it."""
-    config_path = Path(f"{model_path}.json")
+def voice_sample_rate(config_path: Path) -> int:
+    """`audio.sample_rate` from the voice's `.onnx.json`, as piper itself reads it."""
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
         rate = config["audio"]["sample_rate"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise TtsError(
             TtsErrorKind.BAD_VOICE,
-            f"piper voice config {config_path} unusable ({type(exc).__name__})",
+            f"piper voice config {config_path.name} unusable ({type(exc).__name__})",
         ) from None
     if not isinstance(rate, int) or not 4000 <= rate <= 192000:
-        raise TtsError(TtsErrorKind.BAD_VOICE, f"piper voice config {config_path}: bad sample_rate")
+        raise TtsError(TtsErrorKind.BAD_VOICE, f"piper voice config {config_path.name}: bad rate")
     return rate
 
 
+def _stamp(*paths: Path) -> tuple[int, int]:
+    stats = [path.stat() for path in paths]
+    return sum(s.st_size for s in stats), max(s.st_mtime_ns for s in stats)
+
+
+def load_voice(model_path: Path, config_path: Path | None = None) -> PiperVoice:
+    """The voice model, loaded once per process (about 0.4 s and 60 MB for a medium voice).
+
+    Raises TtsError(BAD_VOICE) when the files are missing or not a piper voice.
+    """
+    model_path = Path(model_path).resolve()
+    config_path = Path(config_path or f"{model_path}.json")
+    with _load_lock:
+        if (voice := _loaded.get(model_path)) is not None:
+            return voice
+        try:
+            stamp = _stamp(model_path, config_path)
+        except OSError:
+            raise TtsError(
+                TtsErrorKind.BAD_VOICE, f"piper voice {model_path.name} not found"
+            ) from None
+        broken = _broken.get(model_path)
+        if broken is not None and broken[0] == stamp:
+            raise TtsError(TtsErrorKind.BAD_VOICE, broken[1])
+        try:
+            voice = _open(model_path, config_path)
+        except Exception as exc:  # onnxruntime raises its own types for a corrupt model
+            reason = f"piper voice {model_path.name} unusable ({type(exc).__name__})"
+            _broken[model_path] = (stamp, reason)
+            raise TtsError(TtsErrorKind.BAD_VOICE, reason) from None
+        _loaded[model_path] = voice
+        return voice
+
+
+def _open(model_path: Path, config_path: Path) -> PiperVoice:
+    # `PiperVoice.load` without its session defaults: onnxruntime would otherwise start a
+    # spinning thread per core for every synthesis, and the pool already spreads sentences
+    # across the cores; one thread per sentence keeps the event loop's core responsive.
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(
+        str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    return PiperVoice(session=session, config=config)
+
+
+def speakable(text: str) -> str:
+    """The text as piper should read it: plain words on one line, never phoneme input."""
+    # "[[...]]" is piper's raw-phoneme syntax; answer text must be read as words.
+    return " ".join(_CONTROL.sub(" ", text).replace("[[", "[ [").split())
+
+
+def _sentences(voice: PiperVoice, text: str) -> Iterator[bytes]:
+    """int16 samples at the voice's rate, one piper sentence at a time."""
+    from piper.config import SynthesisConfig
+
+    for chunk in voice.synthesize(text, syn_config=SynthesisConfig(volume=_VOLUME)):
+        yield chunk.audio_int16_bytes
+
+
 class PiperTts:
-    """Runs `piper --model MODEL --output-raw` per sentence with the text on stdin."""
+    """Speaks with one piper voice model, in this process."""
 
     name = "piper"
 
-    def __init__(
-        self,
-        model_path: str | os.PathLike[str],
-        *,
-        program: str = "piper",
-        timeout_s: float = 30.0,
-    ) -> None:
+    def __init__(self, model_path: str | os.PathLike[str], config_path: Path | None = None):
         self.model_path = Path(model_path)
+        self.config_path = Path(config_path or f"{self.model_path}.json")
         if not self.model_path.is_file():
-            raise TtsError(TtsErrorKind.BAD_VOICE, f"piper voice model {self.model_path} not found")
-        self.sample_rate = voice_sample_rate(self.model_path)
-        self.program = program
-        self.timeout_s = timeout_s
+            raise TtsError(TtsErrorKind.BAD_VOICE, f"piper voice {self.model_path.name} not found")
+        self.sample_rate = voice_sample_rate(self.config_path)
 
-    def argv(self) -> list[str]:
-        """The command line: the model path only, never the text."""
-        return [self.program, "--model", str(self.model_path), "--output-raw"]
+    def load(self) -> PiperVoice:
+        """Load the model now (or get the process's copy); blocking, raises TtsError."""
+        return load_voice(self.model_path, self.config_path)
+
+    def warm(self) -> None:
+        """Load the model and speak a word, so that the first customer's sentence does not pay
+        for onnxruntime's first run and the phonemizer's start; blocking, raises TtsError."""
+        voice = self.load()
+        try:
+            for _ in _sentences(voice, "Hello."):
+                pass
+        except Exception as exc:  # the engine's own errors
+            raise TtsError(TtsErrorKind.FAILED, f"piper failed ({type(exc).__name__})") from None
 
     async def synthesize(
         self, text: str, *, voice: str, language: str
     ) -> AsyncGenerator[np.ndarray, None]:
         # The model is the voice: `voice` and `language` are fixed by it and go unused.
-        # piper speaks each stdin line as an utterance; one sentence is one line.
-        line = " ".join(text.split())
-        if not line:
+        words = speakable(text)
+        if not words:
             return
+        loop = asyncio.get_running_loop()
+        model = await loop.run_in_executor(_pool, self.load)
+        sentences = _sentences(model, words)
         blocks = PcmBlocks(self.sample_rate)
-        chunks = stream_stdout(
-            self.argv(), f"{line}\n".encode(), source=self.name, timeout_s=self.timeout_s
-        )
-        # aclosing: when this generator is closed, the process generator must die with it.
-        async with aclosing(chunks):
-            async for data in chunks:
-                for block in blocks.feed(data):
-                    yield block
+        while True:
+            # A cancelled await leaves the running sentence to finish in its thread (at most
+            # a few hundred ms); nothing asks the generator for more afterwards.
+            try:
+                sentence = await loop.run_in_executor(_pool, next, sentences, None)
+            except Exception as exc:  # the engine's own errors; the text stays out of the log
+                raise TtsError(
+                    TtsErrorKind.FAILED, f"piper failed ({type(exc).__name__})"
+                ) from None
+            if sentence is None:
+                break
+            for block in blocks.feed(sentence):
+                yield block
         for block in blocks.finish():
             yield block
+
+
+def loaded_voices() -> list[str]:
+    """File names of the voices this process holds: for /healthz."""
+    with _load_lock:
+        return sorted(path.name for path in _loaded)

@@ -123,8 +123,38 @@ class TurnCompletion:
 
 # Words a sentence does not end on: a transcript ending on one was cut inside the sentence.
 _CONTINUES = frozenset(
-    "a an the and or but so because if that which to of for with from at by than "
-    "my your our their his her its um uh er erm".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "so",
+        "because",
+        "if",
+        "that",
+        "which",
+        "to",
+        "of",
+        "for",
+        "with",
+        "from",
+        "at",
+        "by",
+        "than",
+        "my",
+        "your",
+        "our",
+        "their",
+        "his",
+        "her",
+        "its",
+        "um",
+        "uh",
+        "er",
+        "erm",
+    ]
 )
 
 

@@ -24,6 +24,8 @@ def test_load_demo_is_complete_and_idempotent() -> None:
     assert avatar.consents.count() == 1
     assert FAQEntry.objects.filter(avatar__isnull=True, active=True).count() >= 15
     assert avatar_has_valid_consent(avatar)
+    # the neural voice, each language's default, without any setting
+    assert (avatar.tts_backend, avatar.voice) == ("piper", "")
 
 
 def test_load_demo_with_bake_queues_it(redis_client) -> None:

@@ -21,6 +21,26 @@ def test_healthz_is_503_with_the_queues_named_when_no_worker_runs() -> None:
     assert body["queues"]["speech"]["ok"] is False
 
 
+def test_healthz_shows_a_voice_that_fell_back_to_espeak_ng(tmp_path, monkeypatch) -> None:
+    from conversation.tts import select
+    from conversation.tts.voices import PIPER, installed_voices
+
+    monkeypatch.setattr(select, "_fallbacks", {})
+    (tmp_path / "en_US-broken-medium.onnx").write_bytes(b"not a model")
+    (tmp_path / "en_US-broken-medium.onnx.json").write_text(
+        '{"audio": {"sample_rate": 22050}, "espeak": {"voice": "en-us"}}'
+    )
+    assert Client().get("/healthz").json()["tts"]["fallbacks"] == {}
+
+    voice = select.usable_voice(
+        installed_voices(tmp_path), "en_US-broken-medium", "en", engine=PIPER
+    )
+
+    tts = Client().get("/healthz").json()["tts"]
+    assert voice.id == "espeak-ng:en-us"
+    assert "piper:en_US-broken-medium" in tts["fallbacks"] and "espeak-ng" in tts["warning"]
+
+
 @pytest.mark.stack
 def test_healthz_is_200_when_both_queues_have_a_live_worker(start_worker) -> None:
     start_worker("lipsync")

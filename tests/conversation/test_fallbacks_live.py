@@ -71,6 +71,10 @@ def test_llm_late_failing_broken_or_hanging(demo_avatar, start_worker, start_dap
 
 
 def test_tts_missing_gives_subtitles_only(demo_avatar, start_worker, start_daphne) -> None:
+    # The avatar's neural voice is not installed, so espeak-ng speaks instead; and that is
+    # missing too: nothing can speak, the answers come as subtitles.
+    demo_avatar.voice = "en_US-not-installed-medium"
+    demo_avatar.save(update_fields=["voice"])
     start_worker("lipsync")
     _, port = start_daphne(ESPEAK_PROGRAM="/nonexistent/espeak-ng")
 

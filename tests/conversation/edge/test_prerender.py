@@ -28,6 +28,7 @@ def test_prerender_stores_one_clip_per_answer_and_a_second_run_adds_none(
         assert clip.frame_count == stored.frame_count > 0 and clip.duration_ms > 1000
         assert clip.faq_entry_id in {e.pk for e in faq_entries_for(demo_avatar)}
         assert stored.sentences[0].text.split()[0] in clip.faq_entry.answer
+        assert clip.voice == "piper:en_US-joe-medium"  # the voice that really spoke
     services.faq_clips_prerender_request(avatar=demo_avatar)
     wait_until(lambda: sum(c.hits for c in CannedClip.objects.all()) == 3, 120, "cache hits")
     assert CannedClip.objects.count() == 3

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -126,6 +128,60 @@ def test_only_the_first_sentence_of_a_turn_is_cut_at_a_clause() -> None:
     assert whole("Ok. " + sentence, chunker) == ["Ok.", sentence]
 
 
+LONG_FIRST = [
+    (
+        "Our customer service is open from 9 a.m. to 6 p.m., Monday to Saturday. We answer.",
+        [
+            "Our customer service is open",
+            "from 9 a.m. to 6 p.m., Monday to Saturday.",
+            "We answer.",
+        ],
+    ),
+    (
+        "Express shipping arrives the next working day when you order before two o'clock.",
+        ["Express shipping arrives the next working day", "when you order before two o'clock."],
+    ),
+    (
+        "Your refund has been approved and we send it back today.",
+        ["Your refund has been approved", "and we send it back today."],
+    ),
+    # too few words before the cut, or too few after it: one chunk
+    ("Bread and butter are on the table today.", ["Bread and butter are on the table today."]),
+    ("You can return any item within 30 days.", ["You can return any item within 30 days."]),
+    ("We will call you back today and so on.", ["We will call you back today and so on."]),
+    ("We will call you back today and then. Ok.", ["We will call you back today and then.", "Ok."]),
+    # "android" is no "and"; "or" joins words more often than clauses
+    (
+        "Our app now runs smoothly everywhere android phones are sold.",
+        ["Our app now runs smoothly everywhere android phones are sold."],
+    ),
+    (
+        "It usually takes about two days or three days tops.",
+        ["It usually takes about two days or three days tops."],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LONG_FIRST)
+def test_a_long_first_sentence_is_cut_where_a_phrase_starts(text: str, expected: list[str]) -> None:
+    assert whole(text) == expected
+    assert by_pieces(list(text)) == expected
+    assert by_pieces(re.findall(r" ?\S+", text)) == expected  # as an LLM streams words
+
+
+def test_only_the_first_chunk_is_cut_where_a_phrase_starts() -> None:
+    text = "Hi. Your refund has been approved and we send it back today."
+    assert whole(text) == ["Hi.", text.removeprefix("Hi. ")]
+
+
+def test_the_phrase_cut_waits_for_the_words_that_prove_it() -> None:
+    chunker = SentenceChunker()
+    assert chunker.push("Your refund has been approved an") == []
+    assert chunker.push("d we send") == []
+    assert chunker.push(" it back") == ["Your refund has been approved"]
+    assert chunker.flush() == ["and we send it back"]
+
+
 @pytest.mark.parametrize(
     "text", ["It costs 1,000 dollars in total today.", "We open at 10:30 every single day."]
 )
@@ -168,7 +224,7 @@ def test_too_small_max_chars_is_refused() -> None:
 
 ALPHABET = st.sampled_from(
     list("abcXYZ019 .,;:!?\n\u2026\"')(")
-    + ["Mr", "e.g", "U.S", "etc", "no", "3.5", "。", "，", "www.x.com"]
+    + ["Mr", "e.g", "U.S", "etc", "no", "3.5", "。", "，", "www.x.com", " and", " an", " when"]
 )
 
 

@@ -1,118 +1,124 @@
+"""The neural voice in this process: the packaged en_US-joe-medium model, really synthesizing."""
+
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from conversation.tts.base import OUTPUT_RATE, TtsError, TtsErrorKind
-from conversation.tts.piper import PiperTts
-from tests.conversation.tts.child_processes import child_pids, process_state
-from tests.conversation.tts.piper_install import FakePiper, write_voice
+from conversation.tts.pcm import MAX_BLOCK
+from conversation.tts.piper import PiperTts, load_voice, speakable
+from conversation.tts.voices import VoiceInfo
+from tests.conversation.tts.conftest import drop_voice
 
-SENTENCE = "Your parcel left our warehouse this morning; it'll arrive tomorrow."
+SENTENCE = "Your parcel left our warehouse this morning, and it will arrive tomorrow."
+THREE = "Thank you for waiting. Your refund is on its way. Is there anything else?"
+
+
+def piper(voice: VoiceInfo) -> PiperTts:
+    assert voice.model_path is not None
+    return PiperTts(voice.model_path, voice.config_path)
 
 
 async def collect(tts: PiperTts, text: str = SENTENCE) -> list[np.ndarray]:
     return [b async for b in tts.synthesize(text, voice="", language="en")]
 
 
-async def test_streams_before_piper_finishes_and_converts_22050_to_16k(
-    fake_piper: FakePiper,
+class CountingSession:
+    """Spies on the onnxruntime session of the process's voice: which thread runs it, how often."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.threads: list[str] = []
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        self.threads.append(threading.current_thread().name)
+        return self.session.run(*args, **kwargs)
+
+
+@pytest.fixture
+def spy(joe: VoiceInfo, monkeypatch: pytest.MonkeyPatch) -> CountingSession:
+    voice = piper(joe).load()
+    counting = CountingSession(voice.session)
+    monkeypatch.setattr(voice, "session", counting)
+    return counting
+
+
+async def test_the_packaged_voice_speaks_a_sentence_as_16k_int16(joe: VoiceInfo) -> None:
+    blocks = await collect(piper(joe))
+
+    audio = np.concatenate(blocks)
+    assert joe.sample_rate == 22050 and audio.dtype == np.int16
+    assert all(b.ndim == 1 and b.size <= MAX_BLOCK for b in blocks)
+    words = len(SENTENCE.split())
+    assert 0.15 * words < audio.size / OUTPUT_RATE < 0.8 * words  # speech, not a beep
+    rms = np.sqrt(np.mean(audio.astype(np.float64) ** 2))
+    assert 500 < rms < 20000 and np.abs(audio).max() < 32767
+
+
+async def test_the_model_loads_once_per_process(joe: VoiceInfo) -> None:
+    assert piper(joe).load() is piper(joe).load()
+    assert joe.model_path is not None
+    assert load_voice(joe.model_path) is piper(joe).load()
+
+
+async def test_synthesis_runs_in_the_pool_and_streams_sentence_by_sentence(
+    joe: VoiceInfo, spy: CountingSession
 ) -> None:
-    fake_piper.configure(blocks=20, gated=True)
-    blocks = PiperTts(fake_piper.model).synthesize(SENTENCE, voice="", language="en")
+    blocks = piper(joe).synthesize(THREE, voice="", language="en")
 
-    first = await anext(blocks)
-    # The fake holds back its other 19 blocks until the gate opens: it is still running.
-    (pid,) = child_pids("piper")
-    assert process_state(pid) not in (None, "Z")
-    assert first.size < 20 * OUTPUT_RATE // 10
-    fake_piper.gate.touch()
-    audio = np.concatenate([first, *[b async for b in blocks]])
+    await anext(blocks)
+    assert len(spy.threads) == 1  # the first sentence is out before the second is made
+    rest = [b async for b in blocks]
 
-    assert audio.dtype == np.int16
-    assert abs(audio.size - 20 * 2205 * OUTPUT_RATE / 22050) < 3
-    spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.size)))
-    assert np.fft.rfftfreq(audio.size, 1 / OUTPUT_RATE)[spectrum.argmax()] == pytest.approx(
-        440, abs=2
-    )
-    assert process_state(pid) is None
+    assert rest and len(spy.threads) == 3
+    assert all(name.startswith("piper") for name in spy.threads)
+    assert threading.current_thread().name not in spy.threads
 
 
-async def test_text_goes_in_on_stdin_verbatim_and_never_on_the_command_line(
-    fake_piper: FakePiper,
+async def test_cancelling_stops_asking_for_more_sentences(
+    joe: VoiceInfo, spy: CountingSession
 ) -> None:
-    text = "--help; rm -rf / $(reboot) `id` | tee /etc/passwd\n-s 9"
-
-    await collect(PiperTts(fake_piper.model), text)
-
-    call = fake_piper.received()
-    assert call["stdin"] == "--help; rm -rf / $(reboot) `id` | tee /etc/passwd -s 9\n"
-    assert call["argv"][1:] == ["--model", str(fake_piper.model), "--output-raw"]
-
-
-async def test_a_voice_at_16k_passes_through_unchanged(
-    fake_piper: FakePiper, tmp_path: Path
-) -> None:
-    voice = write_voice(tmp_path / "wide.onnx", 16000)
-    fake_piper.configure(blocks=5)
-
-    audio = np.concatenate(await collect(PiperTts(voice)))
-
-    assert audio.size == 5 * 1600
-    expected = (8000 * np.sin(2 * np.pi * 440 * np.arange(audio.size) / 16000)).astype(np.int16)
-    assert np.max(np.abs(audio.astype(int) - expected)) <= 1
-
-
-async def test_a_crash_is_a_failure_whose_message_does_not_echo_the_text(
-    fake_piper: FakePiper,
-) -> None:
-    fake_piper.configure(mode="fail")
-
-    with pytest.raises(TtsError) as caught:
-        await collect(PiperTts(fake_piper.model))
-
-    assert caught.value.kind is TtsErrorKind.FAILED
-    assert "warehouse" not in str(caught.value)
-    assert "status 3" in str(caught.value)
-
-
-async def test_a_hung_piper_times_out_and_is_killed(fake_piper: FakePiper) -> None:
-    fake_piper.configure(mode="hang")
-    tts = PiperTts(fake_piper.model, timeout_s=0.5)
-
-    with pytest.raises(TtsError) as caught:
-        await collect(tts)
-
-    assert caught.value.kind is TtsErrorKind.TIMEOUT
-    assert process_state(fake_piper.received()["pid"]) is None
-
-
-async def test_cancelling_while_awaiting_the_next_block_kills_piper(fake_piper: FakePiper) -> None:
-    fake_piper.configure(gated=True)  # the gate never opens: piper stalls after one block
+    text = " ".join(f"This is sentence number {n} of a long answer." for n in range(8))
     first = asyncio.Event()
 
     async def consume() -> None:
-        async for _ in PiperTts(fake_piper.model).synthesize(SENTENCE, voice="", language="en"):
+        async for _ in piper(joe).synthesize(text, voice="", language="en"):
             first.set()
+            await asyncio.sleep(3600)  # a consumer that parks while it holds a block
 
     task = asyncio.create_task(consume())
     await first.wait()
-    (pid,) = child_pids("piper")
-    await asyncio.sleep(0.05)  # let the consumer park on the next read
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+    await asyncio.sleep(0.5)  # time enough for a (wrong) next sentence to start
 
-    assert process_state(pid) is None
+    assert len(spy.threads) == 1  # nothing is made ahead of the consumer
 
 
-async def test_missing_piper_program(fake_piper: FakePiper) -> None:
+async def test_text_is_read_as_words_never_as_phoneme_input(joe: VoiceInfo) -> None:
+    assert speakable("say [[h@loU]]\x00 now\x1b\n please") == "say [ [h@loU]] now please"
+    assert await collect(piper(joe), "  \x00\x07 \n") == []
+    assert await collect(piper(joe), "Say [[h@loU]] now [[")  # spoken as words, no crash
+    assert await collect(piper(joe), "[[ ]] [[") == []  # nothing to say
+
+
+async def test_a_corrupt_model_is_a_bad_voice(joe: VoiceInfo, tmp_path: Path) -> None:
+    model = drop_voice(tmp_path, joe, "en_US-broken-medium", corrupt=True)
+
     with pytest.raises(TtsError) as caught:
-        await collect(PiperTts(fake_piper.model, program="piper-not-installed-here"))
-    assert caught.value.kind is TtsErrorKind.MISSING_PROGRAM
+        await collect(PiperTts(model))
+    with pytest.raises(TtsError) as again:  # remembered: no second attempt at every sentence
+        PiperTts(model).load()
+
+    assert caught.value.kind is again.value.kind is TtsErrorKind.BAD_VOICE
+    assert "broken" in str(caught.value)
 
 
 def test_a_voice_without_a_usable_config_is_a_bad_voice(tmp_path: Path) -> None:

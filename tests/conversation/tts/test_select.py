@@ -1,34 +1,126 @@
+"""Which voice speaks: the neural voice by default, espeak-ng for languages without one and
+whenever the neural voice is missing or corrupt (a warning in the log and in /healthz)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from conversation.tts.espeak import EspeakTts
-from conversation.tts.piper import PiperTts
-from conversation.tts.select import build_tts
-from tests.conversation.tts.piper_install import FakePiper
+from conversation.tts import select
+from conversation.tts.base import OUTPUT_RATE, TtsError
+from conversation.tts.select import AvatarVoice, build_tts, usable_voice
+from conversation.tts.voices import ESPEAK, PIPER, VoiceInfo, installed_voices
+from tests.conversation.tts.child_processes import child_pids, process_state
+from tests.conversation.tts.conftest import drop_voice
+
+SENTENCE = "We refund you within a week."
 
 
-def test_espeak_is_the_default() -> None:
-    assert isinstance(build_tts("espeak", None), EspeakTts)
-    assert isinstance(build_tts("espeak", "/voices/x.onnx"), EspeakTts)
+async def spoken(tts: object, voice: str, language: str = "en") -> np.ndarray:
+    assert isinstance(tts, AvatarVoice)
+    blocks = [b async for b in tts.synthesize(SENTENCE, voice=voice, language=language)]
+    return np.concatenate(blocks)
 
 
-def test_piper_when_asked_for_and_a_voice_is_configured(fake_piper: FakePiper) -> None:
-    tts = build_tts("piper", str(fake_piper.model))
-    assert isinstance(tts, PiperTts)
-    assert tts.sample_rate == 22050
+@pytest.fixture(autouse=True)
+def no_fallbacks_left_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(select, "_fallbacks", {})
 
 
-@pytest.mark.parametrize("case", ["no voice", "voice file missing", "program missing"])
-def test_piper_that_cannot_run_falls_back_to_espeak(
-    case: str, fake_piper: FakePiper, tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_every_avatar_speaks_with_the_packaged_neural_voice_by_default(joe: VoiceInfo) -> None:
+    voices = installed_voices()
+    for wanted in ("", "en_US-joe-medium", "piper:en_US-joe-medium"):
+        assert usable_voice(voices, wanted, "en", engine=PIPER) == joe
+    assert usable_voice(voices, "", "en-GB", engine=PIPER) == joe  # the language, any region
+    assert select.voice_fallbacks() == {}
+    assert "en_US-joe-medium.onnx" in select.health()["loaded"]  # type: ignore[operator]
+
+
+def test_languages_without_a_neural_voice_and_espeak_avatars_get_espeak_ng() -> None:
+    voices = installed_voices()
+    german = usable_voice(voices, "", "de", engine=PIPER)
+    assert (german.engine, german.name) == (ESPEAK, "de")
+    own = usable_voice(voices, "en-gb-scotland", "en", engine=ESPEAK)
+    assert (own.engine, own.name) == (ESPEAK, "en-gb-scotland")
+    assert usable_voice(voices, "", "en", engine=ESPEAK).id == "espeak-ng:en-us"
+    assert select.voice_fallbacks() == {}  # a choice, not a fallback
+
+
+async def test_the_session_speaks_each_language_with_its_own_voice(joe: VoiceInfo) -> None:
+    tts = build_tts("piper")
+    english = await spoken(tts, joe.id, "en")
+    german = await spoken(tts, joe.id, "de")  # joe speaks no German: espeak-ng does
+
+    assert english.size > OUTPUT_RATE // 2 and german.size > OUTPUT_RATE // 2
+    assert select.voice_fallbacks() == {}
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt", "corrupt config"])
+async def test_a_missing_or_corrupt_voice_falls_back_to_espeak_ng_with_a_warning(
+    case: str, joe: VoiceInfo, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    voice = {"no voice": None, "voice file missing": str(tmp_path / "gone.onnx")}.get(
-        case, str(fake_piper.model)
-    )
-    program = "piper-not-installed-here" if case == "program missing" else "piper"
+    name = f"en_US-{case.replace(' ', '_')}-medium"
+    if case != "missing":
+        model = drop_voice(tmp_path, joe, name, corrupt=True)
+        if case == "corrupt config":
+            Path(f"{model}.json").write_text("{not json", encoding="utf-8")
+    voices = installed_voices(tmp_path)
 
-    assert isinstance(build_tts("piper", voice, piper_program=program), EspeakTts)
-    assert "using espeak-ng" in caplog.text
+    chosen = usable_voice(voices, name, "en", engine=PIPER)
+    audio = await spoken(build_tts("piper", voices=voices), chosen.id)
+
+    assert chosen.id == "espeak-ng:en-us"
+    assert audio.size > OUTPUT_RATE // 2  # never silence
+    assert f"piper:{name}" in select.voice_fallbacks()
+    assert "speaking with espeak-ng" in caplog.text
+    assert "warning" in select.health()
+
+
+async def test_a_voice_that_breaks_after_the_session_chose_it_still_speaks(
+    joe: VoiceInfo, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = drop_voice(tmp_path, joe, "en_US-later-medium", corrupt=True)
+    voices = installed_voices(tmp_path)
+    assert voices.find("en_US-later-medium") is not None  # listed: its config reads fine
+
+    # A session opening takes the voice on trust: it must not wait for a model to load.
+    chosen = usable_voice(voices, "en_US-later-medium", "en", engine=PIPER, load=False)
+    assert chosen.id == "piper:en_US-later-medium"
+    tts = build_tts("piper", voices=voices)
+    audio = await spoken(tts, chosen.id)
+
+    assert audio.size > OUTPUT_RATE // 2
+    assert tts.fell_back  # type: ignore[attr-defined]  # so no canned clip is stored
+    # The next session opening in this process knows better.
+    assert usable_voice(voices, chosen.id, "en", engine=PIPER, load=False).engine == ESPEAK
+    assert "piper:en_US-later-medium" in select.voice_fallbacks()
+    assert model.name.removesuffix(".onnx") in caplog.text
+
+
+def test_an_unknown_backend_is_espeak_ng(caplog: pytest.LogCaptureFixture) -> None:
+    assert isinstance(build_tts("festival"), AvatarVoice)
+    assert build_tts("festival").engine == ESPEAK  # type: ignore[attr-defined]
+    assert "unknown backend" in caplog.text
+
+
+async def test_a_voice_name_that_is_no_name_opens_the_session_and_gives_subtitles_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chosen = usable_voice(installed_voices(), "en -v evil", "en", engine=ESPEAK)
+
+    assert "no voice for the avatar" in caplog.text
+    with pytest.raises(TtsError):
+        await spoken(build_tts("espeak"), chosen.id)
+
+
+async def test_closing_the_voice_ends_its_espeak_ng_process_at_once() -> None:
+    long_answer = " ".join(f"Sentence {n} of a long answer about refunds." for n in range(30))
+    blocks = build_tts("espeak").synthesize(long_answer, voice="", language="en")
+    await anext(blocks)
+    (pid,) = child_pids("espeak-ng")
+
+    await blocks.aclose()  # what a barge-in does to the speaking sentence
+
+    assert process_state(pid) is None
