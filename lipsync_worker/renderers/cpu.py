@@ -164,7 +164,8 @@ def mouth_rig(prepared: baking.Prepared) -> tuple[dict[str, np.ndarray], dict[st
         "table_gap": gaps,
         "levels_open": levels,
         "levels_width": widths,
-        "blend": _feather(region.shape, FEATHER * axes.a),
+        "blend": (feather := _feather(region.shape, FEATHER * axes.a)),
+        "blend_rest": 1.0 - feather,
         "motion": _patch_motion(motion, region).astype(np.float32),
     }
     rig = {"rest": rest, "gap_max": round(gap_max, 4), "reference": ref, "a": round(axes.a, 2)}
@@ -177,7 +178,7 @@ def _feather(shape: tuple[int, int], fade: float) -> np.ndarray:
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     edge = np.minimum(np.minimum(xs, width - 1 - xs), np.minimum(ys, height - 1 - ys))
     t = np.clip(edge / max(fade, 1.0), 0, 1)
-    return np.ascontiguousarray((t * t * (3 - 2 * t))[..., None], dtype=np.float32)
+    return np.ascontiguousarray(t * t * (3 - 2 * t), dtype=np.float32)
 
 
 def _patch_motion(motion: np.ndarray, region: Region) -> np.ndarray:
@@ -189,16 +190,15 @@ def _patch_motion(motion: np.ndarray, region: Region) -> np.ndarray:
 
 
 def mouth_patch(arrays: dict[str, np.ndarray], openness: float, width: float) -> np.ndarray:
-    """The table's four entries around (openness, width), blended: float32 region pixels."""
+    """The table's four entries around (openness, width), blended: uint8 region pixels."""
     levels, widths, table = arrays["levels_open"], arrays["levels_width"], arrays["table"]
     i = int(np.clip(np.searchsorted(levels, openness) - 1, 0, len(levels) - 2))
     j = int(np.clip(np.searchsorted(widths, width) - 1, 0, len(widths) - 2))
     fo = float(np.clip((openness - levels[i]) / (levels[i + 1] - levels[i]), 0, 1))
     fw = float(np.clip((width - widths[j]) / (widths[j + 1] - widths[j]), 0, 1))
-    top = cv2.addWeighted(table[i, j], 1 - fw, table[i, j + 1], fw, 0.0, dtype=cv2.CV_32F)
-    bottom = cv2.addWeighted(
-        table[i + 1, j], 1 - fw, table[i + 1, j + 1], fw, 0.0, dtype=cv2.CV_32F
-    )
+    # uint8 all the way (OpenCV rounds each step): a float pipeline costs three times as much.
+    top = cv2.addWeighted(table[i, j], 1 - fw, table[i, j + 1], fw, 0.0)
+    bottom = cv2.addWeighted(table[i + 1, j], 1 - fw, table[i + 1, j + 1], fw, 0.0)
     return cv2.addWeighted(top, 1 - fo, bottom, fo, 0.0)
 
 
@@ -218,13 +218,12 @@ def draw_mouth(
     move = arrays["motion"][idle]
     if np.abs(move - _IDENTITY).max() > 1e-3:  # the head has moved since the reference frame
         size = (region.shape[1], region.shape[0])
+        # The feather is smooth over a third of a mouth width: a sway of a pixel or so leaves it
+        # as it is; only the mouth moves with the head.
         patch = cv2.warpAffine(
             patch, move, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        blend = cv2.warpAffine(blend, move, size, flags=cv2.INTER_LINEAR)[..., None]
-    base = region.astype(np.float32)
-    out = base + blend * (patch - base)
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return cv2.blendLinear(patch, np.ascontiguousarray(region), blend, arrays["blend_rest"])
 
 
 _IDENTITY = np.array([[1, 0, 0], [0, 1, 0]], np.float32)

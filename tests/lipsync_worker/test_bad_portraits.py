@@ -28,35 +28,32 @@ def hopper() -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(HOPPER)), cv2.COLOR_BGR2RGB)
 
 
-def turned(image: np.ndarray, amount: float) -> np.ndarray:
-    """A head turn faked by perspective: one side of the picture pushed back by `amount`."""
+def turned(image: np.ndarray, shift: float) -> np.ndarray:
+    """A head turn made from the photo: the middle of the face (nose, mouth, eyes) slides
+    `shift` px sideways while the face's outline stays, as it does when a head turns a little.
+    """
     h, w = image.shape[:2]
-    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-    dst = np.float32(
-        [
-            [0, 0],
-            [w * (1 - amount), h * amount / 2],
-            [w * (1 - amount), h * (1 - amount / 2)],
-            [0, h],
-        ]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = 223.0, 120.0  # the demo portrait's nose, in its pixels
+    bump = np.exp(-(((xs - cx) / 30) ** 2) - ((ys - cy) / 45) ** 2)
+    return cv2.remap(
+        image, xs - shift * bump, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    matrix = cv2.getPerspectiveTransform(src, dst)
-    return cv2.warpPerspective(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
 def covered(image: np.ndarray) -> np.ndarray:
     """The mouth hidden under a patch of her own cheek (a hand, as far as pixels go)."""
     out = image.copy()
-    cheek = out[150:180, 250:290]
-    out[155:205, 180:260] = cv2.resize(cheek, (80, 50), interpolation=cv2.INTER_CUBIC)
+    cheek = out[105:125, 250:268]
+    out[128:166, 190:258] = cv2.resize(cheek, (68, 38), interpolation=cv2.INTER_CUBIC)
     return out
 
 
 def laughing(image: np.ndarray) -> np.ndarray:
-    """Her mouth stretched open: the region of the lips pulled down to twice its height."""
+    """Her mouth pulled open: the lips' region stretched down to twice its height."""
     out = image.copy()
-    mouth = out[160:200, 190:260]
-    out[160:240, 190:260] = cv2.resize(mouth, (70, 80), interpolation=cv2.INTER_CUBIC)
+    mouth = out[136:158, 196:250]
+    out[136:180, 196:250] = cv2.resize(mouth, (54, 44), interpolation=cv2.INTER_CUBIC)
     return out
 
 
@@ -72,9 +69,9 @@ CASES: dict[str, tuple[Callable[[], np.ndarray], set[BakeFailure | None]]] = {
         {None, BakeFailure.FACE_TOO_SMALL},
     ),
     "very-large-image": (lambda: cv2.resize(data.astronaut(), (2400, 2400)), {None}),
-    "slight-turn": (lambda: turned(data.astronaut(), 0.12), {None}),
+    "slight-turn": (lambda: turned(data.astronaut(), 8.0), {None}),
     "far-turn": (
-        lambda: turned(data.astronaut(), 0.55),
+        lambda: turned(data.astronaut(), 30.0),
         {BakeFailure.FACE_TURNED, BakeFailure.NO_FACE},
     ),
     "mouth-covered": (
