@@ -81,13 +81,13 @@ def write_mp4(clip: Clip, path: Path) -> None:
 
 
 def contact_sheet(
-    baked: Baked, clip: Clip, *, count: int = 24, scale: float = 2.0, title: str = ""
+    baked: Baked, clip: Clip, *, count: int = 15, scale: float = 1.5, title: str = ""
 ) -> np.ndarray:
     """A grid of the mouth region (the idle frame's first, then speech frames), RGB uint8."""
     picks = sheet_frames_of(baked, clip, count)
     box = clip.rendered[0].box
     # The mouth region and a margin, so the nose and the chin show what moved and what did not.
-    margin = box.h // 4
+    margin = box.h // 8
     tiles = [_tile(baked.frames[0], box, margin, scale, "idle")]
     for i in picks:
         tiles.append(_tile(clip.frames[i], clip.rendered[i].box, margin, scale, f"{i}"))

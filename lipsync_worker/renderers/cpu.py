@@ -38,7 +38,7 @@ from lipsync_worker.renderers.warp import GAP_MAX, Mesh, MouthAxes, Region, cent
 
 VERSION = 3  # 3: landmark-driven warp table. Bump when baked arrays or drawing change
 BATCH = 8
-OPEN_LEVELS = 9  # 0..1 in eighths, plus the source's own openness
+OPEN_LEVELS = 13  # 0..1 in twelfths, plus the source's own openness: fine steps, no ghosting
 WIDTH_LEVELS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 FEATHER = 0.35  # the blend into the idle frame fades over this many half mouth widths
 
@@ -220,8 +220,8 @@ def draw_mouth(
         size = (region.shape[1], region.shape[0])
         # The feather is smooth over a third of a mouth width: a sway of a pixel or so leaves it
         # as it is; only the mouth moves with the head.
-        patch = cv2.warpAffine(
-            patch, move, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        patch = cv2.warpAffine(  # cubic: the idle frame was resampled once, and so is this
+            patch, move, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
         )
     return cv2.blendLinear(patch, np.ascontiguousarray(region), blend, arrays["blend_rest"])
 

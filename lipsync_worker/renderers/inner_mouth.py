@@ -17,10 +17,10 @@ from lipsync_worker.face import landmarks as lm
 from lipsync_worker.face.pose import MouthPose, polygon_mask
 from lipsync_worker.renderers.warp import Mesh, Shaped
 
-CAVITY_DARK = 0.24  # brightness left in the middle of the opening
+CAVITY_DARK = 0.18  # brightness left in the middle of the opening
 CAVITY_EDGE = 0.26  # added near the lips, fading over EDGE_FADE half mouth widths
 EDGE_FADE = 0.15
-TONGUE = 0.3  # added at the bottom of the opening
+TONGUE = 0.35  # added at the bottom of the opening
 INSIDE_TINT = np.array([1.0, 0.72, 0.72], np.float32)  # RGB: towards red
 
 
@@ -74,8 +74,10 @@ def compose(
     down = np.clip((np.arange(skin.shape[0]) - top) / max(1, bottom - top), 0, 1)[:, None]
     # Dark in the middle, lighter where the lips fold in, and the tongue's back rising at the
     # bottom; redder than the lips (the inside of the mouth is mucosa in shadow).
-    tongue = TONGUE * np.clip((down - 0.55) / 0.45, 0, 1) ** 2
-    shade = CAVITY_DARK + CAVITY_EDGE * np.exp(-depth / (EDGE_FADE * a)) + tongue
+    # The upper lip shades the top of the opening; the lower lip's fold catches light.
+    tongue = TONGUE * np.clip((down - 0.5) / 0.5, 0, 1) ** 2
+    fold = CAVITY_EDGE * np.exp(-depth / (EDGE_FADE * a)) * (0.3 + 0.7 * down)
+    shade = CAVITY_DARK + fold + tongue
     inside *= shade[..., None] * INSIDE_TINT
     height, width = skin.shape[:2]
     for teeth, shift in (

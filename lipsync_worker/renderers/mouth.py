@@ -35,6 +35,7 @@ RELEASE = 1 - math.exp(-FRAME_MS / RELEASE_MS)
 SHUT = 1 - math.exp(-FRAME_MS / SHUT_MS)
 WIDTH_FOLLOW = 0.4  # width is a cue, not a jaw: smoothed so it does not flicker
 AUDIO_WIDTH = 0.7  # the spectrum is weaker evidence of the lips' width than a phoneme
+AUDIO_OPEN = 0.75  # loudness alone opens the mouth to at most this
 CLOSED = 0.04  # this near rest (and no width) the frame is drawn exactly as the idle frame
 # Spectral centroid of voiced speech: low for rounded vowels (oo, oh), ~2.5 kHz and up for
 # spread ones and sibilants (ee, s). The width cue is the centroid's place on that scale.
@@ -90,7 +91,9 @@ def frame_features(audio: np.ndarray) -> FrameFeatures:
     voiced = db > GATE_DBFS
     # Loudness in dB is what the eye reads as effort; a soft knee keeps quiet syllables visible.
     level = np.clip((db - GATE_DBFS) / (FULL_DBFS - GATE_DBFS), 0.0, 1.0)
-    openness = np.where(voiced, level**0.8, 0.0)
+    # Loud speech opens the mouth about two thirds of the widest (a shout, or a sung "a", is
+    # wider); quiet speech much less: the knee keeps most syllables a modest opening.
+    openness = np.where(voiced, AUDIO_OPEN * level**1.3, 0.0)
     spectrum = np.abs(np.fft.rfft(frames * _WINDOW, axis=1))[:, _BAND] ** 2 + 1e-12
     centroid = (spectrum * _FREQS[_BAND]).sum(1) / spectrum.sum(1)
     position = (np.log(centroid) - math.log(ROUNDED_HZ)) / (

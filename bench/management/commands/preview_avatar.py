@@ -47,7 +47,7 @@ class Command(BaseCommand):
         speech.add_argument("--wav", help="A WAV file to lip-sync instead of text.")
         parser.add_argument("--out", help="MP4 to write (H.264 + AAC).")
         parser.add_argument("--sheet", help="Contact sheet PNG of the mouth region to write.")
-        parser.add_argument("--frames", type=int, default=23, help="Speech frames on the sheet.")
+        parser.add_argument("--frames", type=int, default=15, help="Speech frames on the sheet.")
         parser.add_argument("--title", default="", help="A line of text above the sheet.")
 
     def handle(self, *args: Any, **options: Any) -> None:
