@@ -130,7 +130,7 @@ def photo_landmarks(rgb: np.ndarray, face: Box | None = None) -> np.ndarray:
     try:
         for dx, dy, scale in ((0.0, 0.0, 1.0), (2.0, 1.0, 1.04), (-2.0, -1.0, 0.97)):
             matrix = cv2.getRotationMatrix2D(centre, 0.0, scale)
-            matrix[:, 2] += (dx, dy)
+            matrix[:, 2] += np.array([dx, dy])
             moved = (
                 rgb
                 if scale == 1.0 and not dx

@@ -58,7 +58,7 @@ def polygon_mask(shape: tuple[int, int], polygon: np.ndarray, *, soft: float = 0
     mask = np.zeros(shape, np.uint8)
     pts = np.round(np.asarray(polygon, np.float64) * 16).astype(np.int32)
     cv2.fillPoly(mask, [pts], 255, cv2.LINE_AA, 4)
-    out = mask.astype(np.float32) * (1 / 255)
+    out: np.ndarray = mask.astype(np.float32) * (1 / 255)
     if soft > 0:
         out = cv2.GaussianBlur(out, (0, 0), soft)
     return out
@@ -165,8 +165,8 @@ def _split(lab: np.ndarray, inner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(cols):  # columns just past the corners take the nearest column's cut
         split[: cols[0]] = split[cols[0]]
         split[cols[-1] + 1 :] = split[cols[-1]]
-    rows = np.arange(height, dtype=np.float32)[:, None]
-    above = np.clip(split[None, :] - rows + 0.5, 0, 1)
+    grid = np.arange(height, dtype=np.float32)[:, None]
+    above = np.clip(split[None, :] - grid + 0.5, 0, 1)
     # A little past the opening's edge: whatever cuts the layers later (the new opening, soft)
     # then finds them whole, and the source's mouth comes back exactly at its own openness.
     grown = cv2.dilate((inner > 0.05).astype(np.uint8), np.ones((5, 5), np.uint8))

@@ -157,18 +157,24 @@ def mouth_rig(prepared: baking.Prepared) -> tuple[dict[str, np.ndarray], dict[st
             table[i, j] = compose(crop, cavity, mesh, points, shaped, prepared.pose, axes.a)
             gaps[i, j] = inner_gap(shaped.points)
     motion = np.stack([lm.rigid_motion(points, p) for p in prepared.landmarks])
-    arrays = {
+    feather = _feather(region.shape, FEATHER * axes.a)
+    arrays: dict[str, np.ndarray] = {
         "mouth_region": np.array([region.x0, region.y0, region.x1, region.y1], np.int32),
         "landmarks": prepared.landmarks.astype(np.float32),
         "table": table,
         "table_gap": gaps,
         "levels_open": levels,
         "levels_width": widths,
-        "blend": (feather := _feather(region.shape, FEATHER * axes.a)),
+        "blend": feather,
         "blend_rest": 1.0 - feather,
         "motion": _patch_motion(motion, region).astype(np.float32),
     }
-    rig = {"rest": rest, "gap_max": round(gap_max, 4), "reference": ref, "a": round(axes.a, 2)}
+    rig: dict[str, Any] = {
+        "rest": rest,
+        "gap_max": round(gap_max, 4),
+        "reference": ref,
+        "a": round(axes.a, 2),
+    }
     return arrays, rig
 
 

@@ -32,8 +32,8 @@ def cavity_source(crop: np.ndarray, points: np.ndarray, pose: MouthPose) -> np.n
     """
     if pose.state == "closed":
         return crop
-    mask = source_opening(crop.shape[:2], points) > 0.05
-    mask = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+    inside = (source_opening(crop.shape[:2], points) > 0.05).astype(np.uint8)
+    mask = cv2.dilate(inside, np.ones((3, 3), np.uint8))
     return cv2.inpaint(crop, mask * 255, 3, cv2.INPAINT_TELEA)
 
 
