@@ -96,11 +96,46 @@ def contact_sheet(
     grid = np.concatenate(
         [np.concatenate(r + [blank] * (SHEET_COLUMNS - len(r)), 1) for r in rows], 0
     )
-    if title:
-        band = np.full((28, grid.shape[1], 3), 255, np.uint8)
-        cv2.putText(band, title, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-        grid = np.concatenate([band, grid], 0)
-    return grid
+    return _titled(grid, title)
+
+
+KEY_SHAPES = (  # label, openness, width: the mouth shapes speech is made of
+    ("rest (the photo)", None, 0.0),
+    ("m b p: closed", 0.0, 0.0),
+    ("a: open", 0.85, 0.0),
+    ("i e: wide", 0.35, 1.0),
+    ("o u: rounded", 0.4, -1.0),
+)
+
+
+def shapes_sheet(baked: Baked, *, scale: float = 2.0, title: str = "") -> np.ndarray:
+    """The CPU renderer's key mouth shapes side by side, on the idle cycle's first frame."""
+    from lipsync_worker.renderers.cpu import draw_mouth
+
+    x0, y0, x1, y1 = (int(v) for v in baked.arrays["mouth_region"])
+    face = baked.face_boxes[0]
+    box = Box(face.x + x0, face.y + y0, x1 - x0, y1 - y0)
+    region = baked.frames[0, box.y : box.y + box.h, box.x : box.x + box.w]
+    rest = float(baked.manifest["rig"]["rest"])
+    tiles = []
+    for label, openness, width in KEY_SHAPES:
+        frame = baked.frames[0].copy()
+        if openness is not None:
+            drawn = draw_mouth(baked.arrays, region, 0, openness, width)
+            frame[box.y : box.y + box.h, box.x : box.x + box.w] = drawn
+        elif rest > 0.005:
+            label = f"{label}, {rest:.2f}"
+        tiles.append(_tile(frame, box, box.h // 8, scale, label))
+    grid = np.concatenate(tiles, 1)
+    return _titled(grid, title)
+
+
+def _titled(grid: np.ndarray, title: str) -> np.ndarray:
+    if not title:
+        return grid
+    band = np.full((28, grid.shape[1], 3), 255, np.uint8)
+    cv2.putText(band, title, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([band, grid], 0)
 
 
 def sheet_frames_of(baked: Baked, clip: Clip, count: int) -> list[int]:

@@ -22,7 +22,7 @@ GAP_MAX = 0.8  # widest inner-lip gap, in half mouth widths (two fifths of the m
 LIFT_OPENING = 0.05  # share of an opening the upper lip takes (the jaw takes the rest)
 LIFT_CLOSING = 0.3  # share of a closing the upper lip's inner edge takes (it rolls down)
 WIDE = 0.14  # corner shift outwards at width +1, in half mouth widths
-ROUND = 0.26  # corner shift inwards at width -1
+ROUND = 0.36  # corner shift inwards at width -1
 LIPS = frozenset(lm.LIPS_OUTER + lm.LIPS_INNER)
 
 

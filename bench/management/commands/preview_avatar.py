@@ -47,12 +47,13 @@ class Command(BaseCommand):
         speech.add_argument("--wav", help="A WAV file to lip-sync instead of text.")
         parser.add_argument("--out", help="MP4 to write (H.264 + AAC).")
         parser.add_argument("--sheet", help="Contact sheet PNG of the mouth region to write.")
+        parser.add_argument("--shapes", help="PNG of the key mouth shapes (closed, open, ...).")
         parser.add_argument("--frames", type=int, default=15, help="Speech frames on the sheet.")
         parser.add_argument("--title", default="", help="A line of text above the sheet.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not options["out"] and not options["sheet"]:
-            raise CommandError("nothing to write: give --out, --sheet or both")
+        if not (options["out"] or options["sheet"] or options["shapes"]):
+            raise CommandError("nothing to write: give --out, --sheet or --shapes")
         source, backend, voice, language = self._source(options)
         if options["wav"]:
             audio = preview.read_wav(Path(options["wav"]))
@@ -76,6 +77,9 @@ class Command(BaseCommand):
                     baked, clip, count=options["frames"], title=options["title"]
                 )
                 preview.write_png(sheet, Path(options["sheet"]))
+            if options["shapes"]:
+                shapes = preview.shapes_sheet(baked, title=options["title"])
+                preview.write_png(shapes, Path(options["shapes"]))
         mouth = baked.manifest.get("mouth", {})
         self.stdout.write(
             f"{len(clip.frames)} frames; the source's mouth is {mouth.get('state', '?')}"
