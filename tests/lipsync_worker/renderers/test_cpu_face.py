@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
+from contracts.phonemes import PhonemeSpan
 from lipsync_worker.contract import Baked, RenderedFrame, StreamState
 from lipsync_worker.face import landmarks as lm
 from lipsync_worker.face.pose import inner_gap
@@ -164,3 +165,25 @@ def test_closed_for_m_b_p_wide_for_ee_rounded_for_oo(cpu_baked: Baked) -> None:
     table = arrays["table"]
     wide, rounded = table[half, -1].astype(int), table[half, 0].astype(int)
     assert np.abs(wide - rounded).mean() > 2.0  # the two widths are different mouths
+
+
+def test_phoneme_timings_close_the_lips_for_m_and_open_them_for_a(cpu_baked: Baked) -> None:
+    """With a TTS's phonemes the renderer closes her smiling lips for m and opens them for a."""
+    spans = []
+    at = 0
+    for ipa, seconds in (("ɑː", 0.24), ("m", 0.16), ("ɑː", 0.24), ("m", 0.16), ("ɑː", 0.24)):
+        spans.append(PhonemeSpan(ipa, at, at + int(seconds * 16_000)))
+        at = spans[-1].end
+    t = np.arange(at) / 16_000
+    audio = (8000 * np.sin(2 * np.pi * 180 * t)).astype(np.int16)
+    state = StreamState(phonemes=tuple(spans))
+    frames = [f for b in CpuRenderer().render(cpu_baked, audio, state, lambda: False) for f in b]
+    mesh = lm.face_mesh(static=True)
+    try:
+        gaps = [inner_gap(lm.run_mesh(mesh, full_frame(cpu_baked, f))) for f in frames]
+    finally:
+        mesh.close()
+    rest = cpu_baked.manifest["mouth"]["gap"]
+    m_frames, a_frames = [9, 19], [4, 14, 24]  # the last frame of each m, the middle of each a
+    assert all(gaps[i] < 0.5 * rest for i in m_frames), (gaps, rest)
+    assert all(gaps[i] > rest + 0.05 for i in a_frames), (gaps, rest)
