@@ -90,6 +90,10 @@ def avatar_get(avatar_id: int) -> Avatar | None:
     return Avatar.objects.filter(pk=avatar_id).first()
 
 
+def avatar_get_by_slug(slug: str) -> Avatar | None:
+    return Avatar.objects.filter(slug=slug).first()
+
+
 def avatar_get_baked(avatar_id: int, baked_checksum: str) -> Avatar:
     """The avatar as baked with this checksum (raises Avatar.DoesNotExist after a re-bake)."""
     return Avatar.objects.get(pk=avatar_id, baked_checksum=baked_checksum)

@@ -1,7 +1,10 @@
 """Bake preparation shared by every renderer: decode, find the face, frame it, build the idle cycle.
 
-Faces are found with OpenCV's bundled Haar cascades (shipped inside opencv-python-headless):
-nothing is downloaded. Failures raise `BakeError` with a sentence an operator can act on.
+Faces are found and framed with OpenCV's bundled Haar cascades (shipped inside
+opencv-python-headless); the lips, jaw, nose and chin of every idle frame are then measured
+with the dense face mesh (`lipsync_worker.face`, MediaPipe's model from its wheel), and the
+source's mouth is described (closed, open, teeth). Nothing is downloaded. Failures raise
+`BakeError` with a sentence an operator can act on.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import numpy as np
 
 from lipsync_worker import idle_cycle
 from lipsync_worker.contract import FPS, BakeError, BakeFailure, BakeSource, Box
+from lipsync_worker.face import landmarks as face_landmarks
+from lipsync_worker.face.pose import MouthPose, measure
 from lipsync_worker.idle_cycle import IDLE_FILES, encode_idle_clip
 
 MAX_SIDE = 512  # long side of baked frames: enough for a widget, light on the wire
@@ -44,6 +49,13 @@ class Prepared:
     mask: np.ndarray  # crop_size x crop_size float32 0..1: the lower face, feathered
     mouth_box: Box  # the lips, in crop_size coordinates
     is_video: bool
+    # Dense landmarks of every idle frame (N x 478 x 2 float32, in that frame's face-crop
+    # pixels), the frame the mouth was measured on, and what it showed. None where the face
+    # mesh cannot run here (then only renderers that do not need it can bake).
+    landmarks: np.ndarray | None = None
+    reference: int = 0
+    pose: MouthPose | None = None
+    landmarks_missing: str | None = None
 
 
 def _cascade(name: str) -> cv2.CascadeClassifier:
@@ -307,7 +319,7 @@ def prepare(source: BakeSource, *, crop_size: int = 256) -> Prepared:
         )
         frames = idle_cycle.photo_idle(framed[0], face_in_frame)
         face_boxes = boxes * len(frames)  # the sway is sub-pixel to a pixel: one box holds it
-    return Prepared(
+    prepared = Prepared(
         frames=frames,
         face_boxes=face_boxes,
         crop_size=crop_size,
@@ -315,3 +327,20 @@ def prepare(source: BakeSource, *, crop_size: int = 256) -> Prepared:
         mouth_box=mouth_box_in_crop(crop_size),
         is_video=is_video,
     )
+    try:
+        if is_video:
+            points = face_landmarks.video_landmarks(framed, boxes)
+            points = np.concatenate([points, points[-2:0:-1]])
+        else:
+            found = face_landmarks.photo_landmarks(framed[0], face_in_frame)
+            motion = idle_cycle.photo_motion(framed[0].shape[:2], face_in_frame)
+            points = np.stack([found @ m[:, :2].T + m[:, 2] for m in motion])
+    except face_landmarks.LandmarksUnavailable as missing:
+        prepared.landmarks_missing = str(missing)
+        return prepared
+    offsets = np.array([[b.x, b.y] for b in face_boxes], np.float32)[:, None, :]
+    prepared.landmarks = (points - offsets).astype(np.float32)
+    box = face_boxes[0]
+    reference_crop = frames[0, box.y : box.y + box.h, box.x : box.x + box.w]
+    prepared.pose = measure(reference_crop, prepared.landmarks[0])
+    return prepared

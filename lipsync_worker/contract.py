@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from contracts.media import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME, Box, frames_for_samples
+from contracts.phonemes import PhonemeSpan
 
 __all__ = [
     "FPS",
@@ -43,6 +44,9 @@ class BakeFailure(enum.StrEnum):
     FACE_TOO_SMALL = "face_too_small"
     TOO_SHORT = "too_short"
     MODEL_MISSING = "model_missing"
+    MOUTH_COVERED = "mouth_covered"
+    FACE_TURNED = "face_turned"
+    LANDMARKS_UNSTABLE = "landmarks_unstable"
 
 
 class BakeError(Exception):
@@ -107,11 +111,15 @@ class StreamState:
     chunk, up to about a second otherwise); renderers warm their smoothing or their audio
     encoder window on it so there is no jump at chunk borders. Every chunk but a turn's last
     must hold a whole number of frames (a multiple of SAMPLES_PER_FRAME samples).
+    `phonemes`, when the TTS reported them, are the phonemes of the left context and the chunk,
+    their samples counted from the first sample of `left_audio` (of the chunk when there is no
+    left context); renderers that can shape the mouth by them do, the rest ignore them.
     """
 
     idle_start: int = 0  # idle-cycle frame the turn started on
     turn_frame: int = 0  # frames of this turn rendered before this chunk
     left_audio: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    phonemes: tuple[PhonemeSpan, ...] = ()
 
     def idle_index(self, frame_in_chunk: int, cycle_length: int) -> int:
         return (self.idle_start + self.turn_frame + frame_in_chunk) % cycle_length

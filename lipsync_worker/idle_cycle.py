@@ -31,24 +31,37 @@ def photo_idle(frame: np.ndarray, face: Box) -> np.ndarray:
     """PHOTO_CYCLE_FRAMES x H x W x 3 uint8: the photo breathing, swaying and blinking once."""
     height, width = frame.shape[:2]
     eyes = eye_boxes(frame, face)
-    pivot = (face.x + face.w / 2, min(height - 1.0, face.y + 2.0 * face.h))  # the shoulders
     frames = np.empty((PHOTO_CYCLE_FRAMES, height, width, 3), np.uint8)
-    for i in range(PHOTO_CYCLE_FRAMES):
-        phase = 2 * math.pi * i / PHOTO_CYCLE_FRAMES
+    for i, matrix in enumerate(photo_motion(frame.shape[:2], face)):
         closure = BLINK[i - BLINK_AT] if 0 <= i - BLINK_AT < len(BLINK) else 0.0
         still = blink(frame, eyes, closure) if closure else frame
-        scale = 1.0 + BREATH * (1 - math.cos(phase)) / 2  # one slow breath per loop
-        dx, dy = SWAY_PX * math.sin(phase), BOB_PX * math.sin(2 * phase)
         if i == 0:
             frames[i] = still  # every offset is zero at phase 0: the poster is the photo itself
             continue
-        matrix = np.array(
-            [[scale, 0, (1 - scale) * pivot[0] + dx], [0, scale, (1 - scale) * pivot[1] + dy]]
-        )
         frames[i] = cv2.warpAffine(
             still, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
     return frames
+
+
+def photo_motion(shape: tuple[int, int], face: Box) -> list[np.ndarray]:
+    """The 2 x 3 matrix taking the photo to each idle frame: one breath and one sway per loop.
+
+    The renderer moves the mouth it draws by the same matrices, so it rides on the idle motion.
+    """
+    height = shape[0]
+    pivot = (face.x + face.w / 2, min(height - 1.0, face.y + 2.0 * face.h))  # the shoulders
+    matrices = []
+    for i in range(PHOTO_CYCLE_FRAMES):
+        phase = 2 * math.pi * i / PHOTO_CYCLE_FRAMES
+        scale = 1.0 + BREATH * (1 - math.cos(phase)) / 2  # one slow breath per loop
+        dx, dy = SWAY_PX * math.sin(phase), BOB_PX * math.sin(2 * phase)
+        matrices.append(
+            np.array(
+                [[scale, 0, (1 - scale) * pivot[0] + dx], [0, scale, (1 - scale) * pivot[1] + dy]]
+            )
+        )
+    return matrices
 
 
 def eye_boxes(frame: np.ndarray, face: Box) -> list[Box]:

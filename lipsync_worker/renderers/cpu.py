@@ -1,17 +1,19 @@
-"""The CPU renderer: audio-driven mouth animation warped onto the baked face crop.
+"""The CPU renderer: the person's own face, warped by its dense landmarks, speaks the audio.
 
-Bake precomputes, once per avatar, displacement fields for the jaw, the upper lip and the mouth
-corners over a small region around the mouth, and the colours of the inner mouth and teeth.
-Per frame, render scales those fields by two numbers (openness, width), remaps the idle
-frame's mouth region, paints the gap between the lips, and blends through the feathered
-lower-face mask: well under a millisecond on one core. Frames carry the mouth region only
-(silent ones are that region of the idle frame itself).
+Bake measures the lips, jaw, nose and chin of every idle frame (`baking.prepare`), then renders
+once a small table of mouth regions over the two shape numbers (openness levels x widths from
+rounded to wide): each a piecewise-affine warp of the reference frame's lower face with the
+inside of the mouth made from the photo (`inner_mouth`). Per frame, render blends the four
+table entries around the frame's shape, moves the result with the idle frame's head motion and
+feathers it in: well under a millisecond on one core. Frames carry the mouth region only;
+silent ones are that region of the idle frame itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -19,6 +21,8 @@ import numpy as np
 from lipsync_worker import artifacts, baking
 from lipsync_worker.contract import (
     Baked,
+    BakeError,
+    BakeFailure,
     BakeSource,
     Box,
     CancelCheck,
@@ -26,15 +30,17 @@ from lipsync_worker.contract import (
     RenderedFrame,
     StreamState,
 )
+from lipsync_worker.face import landmarks as lm
+from lipsync_worker.face.pose import inner_gap
+from lipsync_worker.renderers.inner_mouth import cavity_source, compose
 from lipsync_worker.renderers.mouth import mouth_shapes
+from lipsync_worker.renderers.warp import GAP_MAX, Mesh, MouthAxes, Region, centre_gap, shape_points
 
-VERSION = 2  # bump when baked arrays or drawing change: old bakes are then rebaked
+VERSION = 3  # 3: landmark-driven warp table. Bump when baked arrays or drawing change
 BATCH = 8
-JAW = 0.45  # jaw drop at full openness, in mouth half-widths
-UPPER = 0.12  # upper-lip lift at full openness
-SPREAD = 0.14  # mouth-corner shift at full width cue
-TEETH_DEPTH = 0.28  # the upper-teeth band's height, at most, in half-widths
-SUB = 16  # cv2 drawing fixed point (shift=4): sub-pixel, anti-aliased mouth outlines
+OPEN_LEVELS = 13  # 0..1 in twelfths, plus the source's own openness: fine steps, no ghosting
+WIDTH_LEVELS = (-1.0, -0.5, 0.0, 0.5, 1.0)
+FEATHER = 0.35  # the blend into the idle frame fades over this many half mouth widths
 
 
 class CpuRenderer:
@@ -42,14 +48,23 @@ class CpuRenderer:
 
     def bake(self, source: BakeSource) -> Baked:
         prepared = baking.prepare(source, crop_size=int(source.params.get("crop_size", 256)))
-        arrays = mouth_rig(prepared)
+        if prepared.landmarks is None or prepared.pose is None:
+            raise BakeError(
+                BakeFailure.MODEL_MISSING,
+                "The face landmark model is not installed on this worker; "
+                "install the pinned mediapipe package.",
+            )
+        arrays, rig = mouth_rig(prepared)
         extra = {
             "renderer_version": VERSION,
             "crop_size": prepared.crop_size,
-            "mouth_box": [*_fields(prepared.mouth_box)],
+            "mouth_box": _mouth_box(prepared),
             "source_kind": "video" if prepared.is_video else "photo",
+            "mouth": prepared.pose.describe(),
+            "rig": rig,
+            "landmark_groups": {name: list(ids) for name, ids in lm.GROUPS.items()},
         }
-        baked = artifacts.save(
+        return artifacts.save(
             self.kind,
             source.out_dir,
             prepared.frames,
@@ -57,8 +72,7 @@ class CpuRenderer:
             arrays,
             extra,
             renderer_version=VERSION,
-        )
-        return baked  # the bake task encodes the idle clip, for every renderer alike
+        )  # the bake task encodes the idle clip, for every renderer alike
 
     def load(self, out_dir: Path) -> Baked:
         baked = artifacts.load(out_dir, renderer=self.kind)
@@ -72,10 +86,10 @@ class CpuRenderer:
     def render(
         self, baked: Baked, audio: np.ndarray, state: StreamState, should_cancel: CancelCheck
     ) -> Iterator[list[RenderedFrame]]:
-        shapes = mouth_shapes(audio, state.left_audio)
+        rest = float(baked.manifest["rig"]["rest"])
+        shapes = mouth_shapes(audio, state.left_audio, rest=rest, phonemes=state.phonemes)
         cycle = baked.frame_count
-        # Only the mouth region ever differs from the idle frame: send just that (a third of
-        # the face crop's pixels, so a third of the bandwidth), pasted at its own box.
+        # Only the mouth region ever differs from the idle frame: send just that, at its own box.
         x0, y0, x1, y1 = (int(v) for v in baked.arrays["mouth_region"])
         for start in range(0, len(shapes), BATCH):
             if should_cancel():
@@ -84,10 +98,12 @@ class CpuRenderer:
             for j in range(start, min(len(shapes), start + BATCH)):
                 idle = state.idle_index(j, cycle)
                 face = baked.face_boxes[idle]
-                crop = baked.frames[idle, face.y : face.y + face.h, face.x : face.x + face.w]
+                region = baked.frames[idle, face.y + y0 : face.y + y1, face.x + x0 : face.x + x1]
                 openness, width = float(shapes[j, 0]), float(shapes[j, 1])
-                drawn = crop if openness <= 0.0 else draw_mouth(baked.arrays, crop, openness, width)
-                image = np.ascontiguousarray(drawn[y0:y1, x0:x1])
+                if openness == rest and width == 0.0:
+                    image = np.ascontiguousarray(region)
+                else:
+                    image = draw_mouth(baked.arrays, region, idle, openness, width)
                 box = Box(face.x + x0, face.y + y0, x1 - x0, y1 - y0)
                 batch.append(
                     RenderedFrame(index=state.turn_frame + j, idle_index=idle, box=box, image=image)
@@ -95,91 +111,125 @@ class CpuRenderer:
             yield batch
 
 
-def _fields(box: Box) -> tuple[int, int, int, int]:
-    return box.x, box.y, box.w, box.h
+def _mouth_box(prepared: baking.Prepared) -> list[int]:
+    """The lips' bounding box in crop_size coordinates (what the manifest has always said)."""
+    assert prepared.landmarks is not None
+    k = prepared.crop_size / prepared.face_boxes[0].w
+    lips = prepared.landmarks[0][list(lm.LIPS_OUTER)] * k
+    x, y = np.floor(lips.min(0)).astype(int)
+    x1, y1 = np.ceil(lips.max(0)).astype(int)
+    return [int(x), int(y), int(x1 - x), int(y1 - y)]
 
 
-def mouth_rig(prepared: baking.Prepared) -> dict[str, np.ndarray]:
-    """Everything render needs per avatar: region, warp fields, mask and colours (float32)."""
-    side = prepared.face_boxes[0].w
-    k = side / prepared.crop_size  # mouth box and mask are in crop_size coordinates
-    mb = prepared.mouth_box
-    cx, cy, a = (mb.x + mb.w / 2) * k, (mb.y + mb.h / 2) * k, mb.w / 2 * k
-    # The region that can change: cheek to cheek, nose to below the chin.
-    x0, x1 = max(0, int(cx - 2.0 * a)), min(side, int(np.ceil(cx + 2.0 * a)))
-    y0, y1 = max(0, int(cy - 1.1 * a)), min(side, int(np.ceil(cy + 2.6 * a)))
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    u, v = (xs - cx) / a, (ys - cy) / a
-    mask = prepared.mask
-    if mask.shape[0] != side:
-        mask = cv2.resize(mask, (side, side), interpolation=cv2.INTER_LINEAR)
-    support = mask[y0:y1, x0:x1]  # displacements fade out where the blend fades out
-    across = np.exp(-((u / 1.4) ** 2))
-    lower = np.clip((v - 0.02) / 0.18, 0, 1)
-    lower = lower * lower * (3 - 2 * lower)  # smoothstep: lower lip and jaw move, the rest stays
-    chin_fade = np.clip((2.5 - v) / 0.8, 0, 1)  # the neck below the chin stays put
-    jaw = JAW * a * across * lower * chin_fade * support
-    upper = -UPPER * a * across * np.exp(-(((v + 0.2) / 0.3) ** 2)) * (v < 0.02) * support
-    spread = SPREAD * a * u * np.exp(-((u / 1.3) ** 2)) * np.exp(-((v / 0.7) ** 2)) * support
-    lips = _mean_colour(prepared, (cx, cy + 0.03 * a), (0.6 * a, 0.28 * a))
-    skin = _mean_colour(prepared, (cx, cy + 1.1 * a), (0.5 * a, 0.2 * a))  # the chin
-    inner = np.clip(lips * 0.22, 8, 60)  # a shadowed mouth: the lips' hue, nearly black
-    teeth = 0.9 * np.array([238, 234, 224], np.float32) + 0.1 * skin
-    return {
-        "mouth_region": np.array([x0, y0, x1, y1], np.int32),
-        "mouth_geometry": np.array([cx - x0, cy - y0, a], np.float32),
-        "grid_x": (xs - x0).astype(np.float32),
-        "grid_y": (ys - y0).astype(np.float32),
-        "field_jaw": jaw.astype(np.float32),
-        "field_upper": upper.astype(np.float32),
-        "field_spread": spread.astype(np.float32),
-        "blend": np.ascontiguousarray(support[..., None], dtype=np.float32),
-        "palette": np.stack([inner, teeth]).astype(np.float32),
+def open_levels(rest: float) -> np.ndarray:
+    """Openness levels of the table: even steps, with the source's own openness exactly on one."""
+    levels = np.linspace(0.0, 1.0, OPEN_LEVELS)
+    nearest = int(np.argmin(np.abs(levels - rest)))
+    if abs(levels[nearest] - rest) < 0.5 / (OPEN_LEVELS - 1) and 0 < nearest < OPEN_LEVELS - 1:
+        levels[nearest] = rest
+    else:
+        levels = np.unique(np.append(levels, rest))
+    return levels.astype(np.float32)
+
+
+def mouth_rig(prepared: baking.Prepared) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The table of mouth regions and what render needs to blend and place them."""
+    assert prepared.landmarks is not None and prepared.pose is not None
+    ref = prepared.reference
+    box = prepared.face_boxes[ref]
+    crop = prepared.frames[ref, box.y : box.y + box.h, box.x : box.x + box.w]
+    points = prepared.landmarks[ref]
+    axes = MouthAxes.of(points)
+    rest_gap = centre_gap(axes.uv(points))
+    gap_max = max(GAP_MAX, 1.1 * rest_gap)
+    rest = float(np.float32(rest_gap / gap_max))
+    levels = open_levels(rest)
+    widths = np.array(WIDTH_LEVELS, np.float32)
+    region = Region.around(points, box.w)
+    mesh = Mesh(points, region, gap_max)
+    cavity = cavity_source(crop, points, prepared.pose)
+    height, width = region.shape
+    table = np.empty((len(levels), len(widths), height, width, 3), np.uint8)
+    gaps = np.empty((len(levels), len(widths)), np.float32)
+    for i, openness in enumerate(levels):
+        for j, spread in enumerate(widths):
+            shaped = shape_points(points, float(openness), float(spread), gap_max)
+            table[i, j] = compose(crop, cavity, mesh, points, shaped, prepared.pose, axes.a)
+            gaps[i, j] = inner_gap(shaped.points)
+    motion = np.stack([lm.rigid_motion(points, p) for p in prepared.landmarks])
+    feather = _feather(region.shape, FEATHER * axes.a)
+    arrays: dict[str, np.ndarray] = {
+        "mouth_region": np.array([region.x0, region.y0, region.x1, region.y1], np.int32),
+        "landmarks": prepared.landmarks.astype(np.float32),
+        "table": table,
+        "table_gap": gaps,
+        "levels_open": levels,
+        "levels_width": widths,
+        "blend": feather,
+        "blend_rest": 1.0 - feather,
+        "motion": _patch_motion(motion, region).astype(np.float32),
     }
+    rig: dict[str, Any] = {
+        "rest": rest,
+        "gap_max": round(gap_max, 4),
+        "reference": ref,
+        "a": round(axes.a, 2),
+    }
+    return arrays, rig
 
 
-def _mean_colour(
-    prepared: baking.Prepared, centre: tuple[float, float], half: tuple[float, float]
-) -> np.ndarray:
-    """Mean RGB of a small rectangle of the first idle crop, in crop pixels."""
-    box = prepared.face_boxes[0]
-    crop = prepared.frames[0, box.y : box.y + box.h, box.x : box.x + box.w]
-    (cx, cy), (hw, hh) = centre, half
-    rows = slice(max(0, int(cy - hh)), max(0, int(cy + hh) + 1))
-    cols = slice(max(0, int(cx - hw)), max(0, int(cx + hw) + 1))
-    patch = crop[rows, cols].reshape(-1, 3)
-    return patch.mean(0).astype(np.float32) if len(patch) else np.full(3, 128, np.float32)
+def _feather(shape: tuple[int, int], fade: float) -> np.ndarray:
+    """1 inside the region, easing to 0 at its border: the warp is the identity there anyway."""
+    height, width = shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    edge = np.minimum(np.minimum(xs, width - 1 - xs), np.minimum(ys, height - 1 - ys))
+    t = np.clip(edge / max(fade, 1.0), 0, 1)
+    return np.ascontiguousarray(t * t * (3 - 2 * t), dtype=np.float32)
+
+
+def _patch_motion(motion: np.ndarray, region: Region) -> np.ndarray:
+    """Per idle frame, the crop motion from the reference as a move of the region's pixels."""
+    origin = region.origin
+    out = motion.astype(np.float64).copy()
+    out[:, :, 2] = motion[:, :, :2] @ origin + motion[:, :, 2] - origin
+    return out
+
+
+def mouth_patch(arrays: dict[str, np.ndarray], openness: float, width: float) -> np.ndarray:
+    """The table's four entries around (openness, width), blended: uint8 region pixels."""
+    levels, widths, table = arrays["levels_open"], arrays["levels_width"], arrays["table"]
+    i = int(np.clip(np.searchsorted(levels, openness) - 1, 0, len(levels) - 2))
+    j = int(np.clip(np.searchsorted(widths, width) - 1, 0, len(widths) - 2))
+    fo = float(np.clip((openness - levels[i]) / (levels[i + 1] - levels[i]), 0, 1))
+    fw = float(np.clip((width - widths[j]) / (widths[j + 1] - widths[j]), 0, 1))
+    # uint8 all the way (OpenCV rounds each step): a float pipeline costs three times as much.
+    top = cv2.addWeighted(table[i, j], 1 - fw, table[i, j + 1], fw, 0.0)
+    bottom = cv2.addWeighted(table[i + 1, j], 1 - fw, table[i + 1, j + 1], fw, 0.0)
+    return cv2.addWeighted(top, 1 - fo, bottom, fo, 0.0)
+
+
+def intended_gap(arrays: dict[str, np.ndarray], openness: float, width: float) -> float:
+    """The inner-lip gap (in mouth widths) the table draws for a shape, blended as render does."""
+    levels, widths, gaps = arrays["levels_open"], arrays["levels_width"], arrays["table_gap"]
+    rows = np.array([np.interp(openness, levels, gaps[:, k]) for k in range(len(widths))])
+    return float(np.interp(width, widths, rows))
 
 
 def draw_mouth(
-    arrays: dict[str, np.ndarray], crop: np.ndarray, openness: float, width: float
+    arrays: dict[str, np.ndarray], region: np.ndarray, idle: int, openness: float, width: float
 ) -> np.ndarray:
-    """The face crop with the mouth opened by `openness` (0..1) and spread by `width` (-1..1)."""
-    x0, y0, x1, y1 = (int(v) for v in arrays["mouth_region"])
-    cx, cy, a = (float(v) for v in arrays["mouth_geometry"])
-    region = crop[y0:y1, x0:x1]
-    map_x = arrays["grid_x"] - width * arrays["field_spread"]
-    map_y = arrays["grid_y"] - openness * (arrays["field_jaw"] + arrays["field_upper"])
-    warped = cv2.remap(region, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    warped = warped.astype(np.float32)
-    # The gap between the lips: from the lifted upper lip to the dropped lower lip.
-    top = cy - 0.9 * UPPER * a * openness
-    bottom = cy + 0.1 * a + 0.85 * JAW * a * openness
-    half_h = (bottom - top) / 2
-    if half_h >= 0.5:
-        half_w = a * 0.8 * (1 + 0.18 * width) * (0.8 + 0.2 * min(1.0, 2 * openness))
-        centre = (int(round(cx * SUB)), int(round((top + half_h) * SUB)))
-        gap = np.zeros(region.shape[:2], np.uint8)
-        axes = (int(half_w * SUB), int(half_h * SUB))
-        cv2.ellipse(gap, centre, axes, 0, 0, 360, 255, -1, cv2.LINE_AA, 4)
-        # Upper teeth: the top of the opening, just under the upper lip, with a soft lower edge.
-        depth = min(TEETH_DEPTH * a, 0.45 * (bottom - top))
-        rows = np.clip(top + depth - arrays["grid_y"][:, :1], 0.0, 1.0)[..., None]
-        g = gap.astype(np.float32)[..., None] * (1 / 255)
-        t = g * rows
-        inner, teeth = arrays["palette"]
-        warped = warped * (1 - g) + inner * (g - t) + teeth * t
-    m = arrays["blend"]
-    out = crop.copy()
-    out[y0:y1, x0:x1] = np.clip(region * (1 - m) + warped * m + 0.5, 0, 255).astype(np.uint8)
-    return out
+    """The idle frame's mouth region with the mouth at (openness, width); uint8, region-sized."""
+    patch = mouth_patch(arrays, openness, width)
+    blend = arrays["blend"]
+    move = arrays["motion"][idle]
+    if np.abs(move - _IDENTITY).max() > 1e-3:  # the head has moved since the reference frame
+        size = (region.shape[1], region.shape[0])
+        # The feather is smooth over a third of a mouth width: a sway of a pixel or so leaves it
+        # as it is; only the mouth moves with the head.
+        patch = cv2.warpAffine(  # cubic: the idle frame was resampled once, and so is this
+            patch, move, size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+        )
+    return cv2.blendLinear(patch, np.ascontiguousarray(region), blend, arrays["blend_rest"])
+
+
+_IDENTITY = np.array([[1, 0, 0], [0, 1, 0]], np.float32)

@@ -188,3 +188,24 @@ def test_the_idle_clip_is_written_in_both_codecs_and_a_poster(tmp_path: Path) ->
     assert mp4.index(b"moov") < mp4.index(b"mdat")  # faststart: playable while it downloads
     poster = cv2.imread(str(paths["idle_poster.jpg"]))
     assert poster.shape == (120, 160, 3)
+
+
+def test_the_bake_measures_lips_jaw_nose_and_chin_and_what_the_mouth_shows(
+    portrait: Path,
+) -> None:
+    from lipsync_worker.face import landmarks as lm
+
+    prepared = prepare(portrait)
+    points = prepared.landmarks
+    assert points is not None and points.shape == (len(prepared.frames), lm.N_POINTS, 2)
+    side = prepared.face_boxes[0].w
+    assert points.min() > -0.1 * side and points.max() < 1.1 * side  # in face-crop pixels
+    first = points[0]
+    lips = first[list(lm.LIPS_OUTER)]
+    assert first[1, 1] < lips[:, 1].min() < lips[:, 1].max() < first[152, 1]  # nose, lips, chin
+    assert prepared.pose is not None and prepared.pose.state == "teeth"  # she smiles
+    x, y, w, h = prepared.pose.teeth_box or (0, 0, 0, 0)
+    assert lips[:, 0].min() <= x and x + w <= lips[:, 0].max() + 1 and w > h > 0
+    # The idle motion moves the landmarks with it: frame 25 sways, so its points differ a little.
+    shift = np.abs(points[25] - points[0]).max()
+    assert 0.05 < shift < 3.0

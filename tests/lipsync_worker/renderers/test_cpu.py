@@ -57,11 +57,16 @@ def pasted_face(baked: Baked, frame: RenderedFrame) -> np.ndarray:
 
 
 def openness_from_pixels(baked: Baked, frames: list[RenderedFrame]) -> np.ndarray:
-    """How open each rendered mouth is, from pixels only: new dark area around the mouth box."""
+    """How open each rendered mouth is, from pixels only: new dark area in the lips' middle.
+
+    The middle three fifths of the lips, from their top to where the lower lip drops at most:
+    not the corners, which move in and out with the mouth's width (their shadows with them),
+    nor the neck, whose dark clothing the dropping chin covers.
+    """
     x, y, w, h = baked.manifest["mouth_box"]
     k = baked.face_boxes[0].w / baked.manifest["crop_size"]
-    rows = slice(int((y - h) * k), int((y + 2.5 * h) * k))  # room for the dropped jaw
-    cols = slice(int(x * k), int((x + w) * k))
+    rows = slice(int((y - 0.2 * h) * k), int((y + 1.5 * h) * k))
+    cols = slice(int((x + 0.2 * w) * k), int((x + 0.8 * w) * k))
     values = []
     for frame in frames:
         dark_now = (pasted_face(baked, frame)[rows, cols].astype(int).sum(2) < 250).sum()
@@ -102,7 +107,7 @@ def test_the_mouth_opens_with_the_voice_and_is_the_idle_crop_in_silence(
     r, lag = best_lag(opened, level)
     assert r >= 0.6, (r, lag)
     assert abs(lag) <= 1, (r, lag)
-    assert opened.max() > 200  # a visible opening, not a few pixels
+    assert opened.max() > 100  # a visible opening in the middle of the lips, not a few pixels
     # Silence: the half second before the voice, and the tail once the ~80 ms release is over.
     speech = np.flatnonzero(level > 30)
     silent = list(range(speech[0])) + list(range(speech[-1] + 8, len(frames)))

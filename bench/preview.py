@@ -1,0 +1,182 @@
+"""An avatar speaking a clip, for a person to judge: full frames, an MP4 with sound, a contact sheet.
+
+Pure functions over a renderer and a baked avatar, so the preview command and the docs' before
+and after sheets are made the same way.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lipsync_worker.contract import (
+    FPS,
+    SAMPLE_RATE,
+    SAMPLES_PER_FRAME,
+    Baked,
+    Box,
+    LipSyncRenderer,
+    RenderedFrame,
+    StreamState,
+)
+
+SHEET_COLUMNS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    frames: list[np.ndarray]  # full avatar frames, H x W x 3 uint8 RGB
+    rendered: list[RenderedFrame]
+    audio: np.ndarray  # int16 mono 16 kHz
+
+
+def render_clip(renderer: LipSyncRenderer, baked: Baked, audio: np.ndarray) -> Clip:
+    """Render `audio` in one-second chunks with left context, as a turn streams them."""
+    rendered: list[RenderedFrame] = []
+    for start in range(0, len(audio), SAMPLE_RATE):
+        state = StreamState(
+            turn_frame=start // SAMPLES_PER_FRAME,
+            left_audio=audio[max(0, start - SAMPLE_RATE) : start],
+        )
+        for batch in renderer.render(
+            baked, audio[start : start + SAMPLE_RATE], state, lambda: False
+        ):
+            rendered.extend(batch)
+    return Clip([paste(baked, f) for f in rendered], rendered, audio)
+
+
+def paste(baked: Baked, frame: RenderedFrame) -> np.ndarray:
+    """The full frame the widget shows: the rendered image over its idle frame."""
+    full = baked.frames[frame.idle_index].copy()
+    box = frame.box
+    full[box.y : box.y + box.h, box.x : box.x + box.w] = frame.image
+    return full
+
+
+def write_mp4(clip: Clip, path: Path) -> None:
+    """H.264 video and AAC sound in one MP4 (yuv420p, faststart: plays in any browser)."""
+    height, width = clip.frames[0].shape[:2]
+    with tempfile.TemporaryDirectory() as tmp:
+        sound = Path(tmp) / "sound.wav"
+        with wave.open(str(sound), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(SAMPLE_RATE)
+            out.writeframes(clip.audio.astype("<i2").tobytes())
+        command = [
+            "ffmpeg", "-nostdin", "-loglevel", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(FPS),
+            "-i", "-", "-i", str(sound), "-c:v", "libx264", "-preset", "veryfast", "-crf", "18",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k", "-shortest",
+            "-movflags", "+faststart", str(path),
+        ]  # fmt: skip
+        raw = np.ascontiguousarray(np.stack(clip.frames)).tobytes()
+        subprocess.run(command, input=raw, check=True, timeout=600, capture_output=True)
+
+
+def contact_sheet(
+    baked: Baked, clip: Clip, *, count: int = 15, scale: float = 1.5, title: str = ""
+) -> np.ndarray:
+    """A grid of the mouth region (the idle frame's first, then speech frames), RGB uint8."""
+    picks = sheet_frames_of(baked, clip, count)
+    box = clip.rendered[0].box
+    # The mouth region and a margin, so the nose and the chin show what moved and what did not.
+    margin = box.h // 8
+    tiles = [_tile(baked.frames[0], box, margin, scale, "idle")]
+    for i in picks:
+        tiles.append(_tile(clip.frames[i], clip.rendered[i].box, margin, scale, f"{i}"))
+    rows = [tiles[k : k + SHEET_COLUMNS] for k in range(0, len(tiles), SHEET_COLUMNS)]
+    blank = np.full_like(tiles[0], 255)
+    grid = np.concatenate(
+        [np.concatenate(r + [blank] * (SHEET_COLUMNS - len(r)), 1) for r in rows], 0
+    )
+    return _titled(grid, title)
+
+
+KEY_SHAPES = (  # label, openness, width: the mouth shapes speech is made of
+    ("rest (the photo)", None, 0.0),
+    ("m b p: closed", 0.0, 0.0),
+    ("a: open", 0.85, 0.0),
+    ("i e: wide", 0.35, 1.0),
+    ("o u: rounded", 0.4, -1.0),
+)
+
+
+def shapes_sheet(baked: Baked, *, scale: float = 2.0, title: str = "") -> np.ndarray:
+    """The CPU renderer's key mouth shapes side by side, on the idle cycle's first frame."""
+    from lipsync_worker.renderers.cpu import draw_mouth
+
+    x0, y0, x1, y1 = (int(v) for v in baked.arrays["mouth_region"])
+    face = baked.face_boxes[0]
+    box = Box(face.x + x0, face.y + y0, x1 - x0, y1 - y0)
+    region = baked.frames[0, box.y : box.y + box.h, box.x : box.x + box.w]
+    rest = float(baked.manifest["rig"]["rest"])
+    tiles = []
+    for label, openness, width in KEY_SHAPES:
+        frame = baked.frames[0].copy()
+        if openness is not None:
+            drawn = draw_mouth(baked.arrays, region, 0, openness, width)
+            frame[box.y : box.y + box.h, box.x : box.x + box.w] = drawn
+        elif rest > 0.005:
+            label = f"{label}, {rest:.2f}"
+        tiles.append(_tile(frame, box, box.h // 8, scale, label))
+    grid = np.concatenate(tiles, 1)
+    return _titled(grid, title)
+
+
+def _titled(grid: np.ndarray, title: str) -> np.ndarray:
+    if not title:
+        return grid
+    band = np.full((28, grid.shape[1], 3), 255, np.uint8)
+    cv2.putText(band, title, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([band, grid], 0)
+
+
+def sheet_frames_of(baked: Baked, clip: Clip, count: int) -> list[int]:
+    moving = []
+    for i, f in enumerate(clip.rendered):
+        box = f.box
+        idle = baked.frames[f.idle_index, box.y : box.y + box.h, box.x : box.x + box.w]
+        if not np.array_equal(f.image, idle):
+            moving.append(i)
+    moving = moving or list(range(len(clip.rendered)))
+    picks = np.linspace(0, len(moving) - 1, min(count, len(moving))).round().astype(int)
+    return [moving[k] for k in picks]
+
+
+def _tile(frame: np.ndarray, box: Box, margin: int, scale: float, label: str) -> np.ndarray:
+    x, y, w, h = box.x, box.y, box.w, box.h
+    top, bottom = max(0, y - margin), min(frame.shape[0], y + h + margin)
+    left, right = max(0, x - margin // 2), min(frame.shape[1], x + w + margin // 2)
+    tile = cv2.resize(
+        frame[top:bottom, left:right], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC
+    )
+    tile = cv2.copyMakeBorder(tile, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    cv2.putText(
+        tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2, cv2.LINE_AA
+    )
+    cv2.putText(tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return tile
+
+
+def write_png(image: np.ndarray, path: Path) -> None:
+    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+
+
+def read_wav(path: Path) -> np.ndarray:
+    """A WAV file as int16 mono 16 kHz (sox converts whatever rate and channels it has)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.wav"
+        subprocess.run(
+            ["sox", str(path), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", str(out)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+        with wave.open(str(out)) as recording:
+            return np.frombuffer(recording.readframes(recording.getnframes()), np.int16).copy()

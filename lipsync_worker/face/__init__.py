@@ -1,0 +1,1 @@
+"""The face as the bake sees it: dense landmarks, and what the mouth of the source is doing."""
