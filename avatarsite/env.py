@@ -146,7 +146,7 @@ VARIABLES: dict[str, Variable] = {
         Variable(
             "ASR_DECODES",
             "the CPU count",
-            "Decodes at once per process, finals before partials; each gets cores / this threads.",
+            "Decodes at once per process, finals before partials; a decode alone uses every core.",
         ),
         Variable(
             "WHISPER_COMPUTE_TYPE", "int8", "faster-whisper compute type (int8, float16, ...)."

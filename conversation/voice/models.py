@@ -39,7 +39,8 @@ def recognizer() -> tuple[AsrBackend, str]:
                 compute_type=settings.WHISPER_COMPUTE_TYPE,
                 models_dir=settings.MODELS_DIR,
                 decodes=settings.ASR_DECODES,
-                threads=max(1, (os.cpu_count() or 1) // settings.ASR_DECODES),
+                # A decode alone uses every core; two at once share them.
+                threads=os.cpu_count() or 1,
             )
         return _asr
 

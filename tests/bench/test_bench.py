@@ -47,6 +47,16 @@ def test_the_short_benchmark_runs_the_real_stack_and_reports_every_figure(output
     spoken = result["spoken"]
     assert spoken["understood"] == "1/1" and number(spoken["ttfw_from_end_of_speech_ms"]["p50"])
 
+    hearing = result["hearing"]
+    assert set(hearing) == {"whisper", "pocketsphinx"}
+    for backend in hearing.values():
+        figures = backend["1_speakers"]
+        assert figures["utterances"] == 4 and 0 <= figures["wer"]
+        assert 0 <= figures["right_faq_rate"] <= 1 and 0 <= figures["false_end_of_turn_rate"] <= 1
+        assert figures["ttfw_from_end_of_speech_ms"]["n"] >= 1
+    # The default ears understand the spoken set far better than the fallback.
+    assert hearing["whisper"]["1_speakers"]["wer"] < hearing["pocketsphinx"]["1_speakers"]["wer"]
+
     barge = result["barge_in"]
     assert barge["old_media_after_interrupted"] == 0
     assert number(barge["interrupt_to_interrupted_ms"]["p95"])
