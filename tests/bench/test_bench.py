@@ -51,7 +51,7 @@ def test_the_short_benchmark_runs_the_real_stack_and_reports_every_figure(output
     assert set(hearing) == {"whisper", "pocketsphinx"}
     for backend in hearing.values():
         figures = backend["1_speakers"]
-        assert figures["utterances"] == 4 and 0 <= figures["wer"]
+        assert figures["utterances"] == 4 and figures["wer"] >= 0
         assert 0 <= figures["right_faq_rate"] <= 1 and 0 <= figures["false_end_of_turn_rate"] <= 1
         assert figures["ttfw_from_end_of_speech_ms"]["n"] >= 1
     # The default ears understand the spoken set far better than the fallback.
