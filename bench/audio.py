@@ -29,8 +29,9 @@ def espeak_pcm16(
         pace = ["-s", str(speed)] if speed else []
         subprocess.run(["espeak-ng", "-v", voice, *pace, "-w", str(raw), text], check=True)
         subprocess.run(
-            # -D: no dither, so the same text gives the same samples on every run.
-            ["sox", "-D", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out)],
+            # -R: dither seeded the same way each run (the same text, the same samples); its
+            # faint noise is what a quiet microphone has, and pocketsphinx needs it.
+            ["sox", "-R", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out)],
             check=True,
         )
         with wave.open(str(out)) as recording:

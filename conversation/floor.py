@@ -1,11 +1,13 @@
 """When a spoken answer may be heard: the customer has the floor until they have been silent
 for a moment after their last word.
 
-The end of a turn is decided early (the end-of-turn model, about 250 ms into a pause) so that
-recognition and the answer start at once; but people pause inside sentences for up to about
-700 ms, so the answer's first sound waits until `free_at` (the end of speech plus the hold)
-and while any sound that may be speech is heard. Speech that resumes before then continues
-the same utterance instead of interrupting an answer nobody has heard (voice/voice_input.py).
+The end of a turn is decided early (at the customer's first pause) so that recognition and
+the answer start at once; but people pause inside sentences for up to about 700 ms, so the
+answer's first sound waits until `free_at` (the end of speech plus the hold), and until the
+audio up to then has been heard and was quiet: when the event loop runs late, the audio that
+would show the customer talking again may still be waiting in the inbox, so the clock alone
+is not enough. Speech that resumes before then continues the same utterance instead of
+interrupting an answer nobody has heard (voice/voice_input.py).
 """
 
 from __future__ import annotations
@@ -28,49 +30,46 @@ class Floor:
     def __init__(self, free_at: float) -> None:
         self.free_at = free_at
         self.released = False
-        self._sound_at = float("-inf")  # when a sound that may be speech was last heard
-        self._quiet = asyncio.Event()
-        self._quiet.set()
-        self._changed = asyncio.Event()  # release() and shorten() wake a waiter before its time
+        self._heard_at = float("-inf")  # when the last audio judged so far arrived
+        self._sound_at = float("-inf")  # when audio that may be speech last arrived
+        self._sound = False
+        self._changed = asyncio.Event()  # audio judged, hold shortened, or released
 
-    def hear(self, sound: bool) -> None:
-        """Whether the customer's microphone carries a sound that may be speech right now."""
+    def hear(self, sound: bool, at: float) -> None:
+        """Audio that arrived at `at` was judged: `sound` if it may be speech."""
+        self._heard_at = max(self._heard_at, at)
+        self._sound = sound
         if sound:
-            self._sound_at = time.monotonic()
-            self._quiet.clear()
-        else:
-            self._quiet.set()
+            self._sound_at = at
+        self._wake()
 
     def shorten(self, free_at: float) -> None:
         """The question is whole: the answer may be heard from `free_at` (if that is sooner)."""
         if free_at < self.free_at:
             self.free_at = free_at
-            self._changed.set()  # a waiter sleeping toward the old time looks again
-            self._changed = asyncio.Event()
+            self._wake()
 
     def release(self) -> None:
         """The customer cannot continue (their microphone stopped): the answer may play now."""
-        self.free_at = min(self.free_at, time.monotonic())
-        self._sound_at = float("-inf")
-        self._quiet.set()
-        self._changed.set()
+        self.released = True
+        self._wake()
 
     async def wait(self) -> None:
         """Returns when the answer may be heard; from then on speech is a barge-in."""
         while not self.released:
             now = time.monotonic()
             give_up = self.free_at + MAX_EXTRA_HOLD_S
-            if now >= give_up:
-                break
-            if not self._quiet.is_set():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(give_up - now):
-                        await self._quiet.wait()
-                continue
             ready = max(self.free_at, self._sound_at + QUIET_S)
-            if now >= ready:
+            if now >= give_up or (not self._sound and self._heard_at >= ready):
                 break
+            # Wait for the next judged audio, or for the time the floor would be free.
+            wake_at = give_up if self._sound or now >= ready else ready
+            changed = self._changed
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(ready, give_up) - now):
-                    await self._changed.wait()
+                async with asyncio.timeout(max(wake_at - now, 0.0)):
+                    await changed.wait()
         self.released = True
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()

@@ -198,7 +198,7 @@ class VoiceInput:
         for event in self._activity.push(pcm):
             await self._on_event(event, received)
         if self._ended is not None:
-            self._ended.floor.hear(self._activity.hearing_speech)
+            self._ended.floor.hear(self._activity.hearing_speech, received)
         self._maybe_partial()
 
     async def flush(self, received: float) -> None:
@@ -288,6 +288,8 @@ class VoiceInput:
             guess=self._guess,
         )
         self._before = np.zeros(0, dtype=np.int16)
+        if ended_by == "limit":
+            utterance.floor.release()
         if not listening or not await self.hooks.on_end_of_turn(utterance):
             utterance.discard()
             return
@@ -298,8 +300,8 @@ class VoiceInput:
     def _hold(self, ended_by: str) -> float:
         """How long after the last word the answer waits at most (the floor)."""
         if ended_by == "limit":
-            # Cut at the length limit, the customer is still talking: no pause to wait out,
-            # and what follows is a new utterance (a barge-in), not more of this one.
+            # Cut at the length limit, the customer is still talking: no pause to wait out
+            # (the floor is released at once), and what follows is a new utterance.
             return 0.0
         if ended_by == "pause":  # until the model or the transcript says the question is whole
             return max(self.setup.hold_s, self.setup.max_hold_s)

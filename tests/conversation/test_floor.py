@@ -1,63 +1,86 @@
-"""The floor: a spoken answer is heard only after the customer's silence, never over a sound."""
+"""The floor: a spoken answer is heard only after the customer's silence, judged on audio that
+actually arrived, never over a sound."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
-from conversation.floor import Floor
+from conversation.floor import QUIET_S, Floor
 
 
-async def _released_after(floor: Floor, steps: list[tuple[float, bool | None]]) -> list[int]:
-    """Runs `steps` (sleep, then hear(sound) or release() for None) beside floor.wait();
-    returns after which steps the floor was found released."""
-    waiter = asyncio.create_task(floor.wait())
-    seen = []
-    for index, (delay, sound) in enumerate(steps):
-        await asyncio.sleep(delay)
-        if sound is None:
-            floor.release()
-        else:
-            floor.hear(sound)
-        await asyncio.sleep(0)
-        if waiter.done():
-            seen.append(index)
-    await asyncio.wait_for(waiter, 5)
-    return seen
+class Microphone:
+    """Feeds the floor one judged 20 ms frame at a time, like VoiceInput does."""
+
+    def __init__(self, floor: Floor) -> None:
+        self.floor = floor
+
+    async def frames(self, seconds: float, *, sound: bool) -> None:
+        for _ in range(round(seconds / 0.02)):
+            await asyncio.sleep(0.02)
+            self.floor.hear(sound, time.monotonic())
 
 
-async def test_the_answer_waits_for_free_at_then_plays() -> None:
+async def test_the_answer_waits_for_free_at_and_quiet_audio_then_plays() -> None:
     floor = Floor(time.monotonic() + 0.2)
     waiter = asyncio.create_task(floor.wait())
-    await asyncio.sleep(0.05)
+    await Microphone(floor).frames(0.1, sound=False)
     assert not waiter.done() and not floor.released
+    await Microphone(floor).frames(0.2, sound=False)
     await asyncio.wait_for(waiter, 5)
     assert floor.released
+
+
+async def test_no_answer_before_the_audio_up_to_free_at_was_heard() -> None:
+    """The clock passed free_at, but the audio after it has not been judged (a late loop)."""
+    floor = Floor(time.monotonic() + 0.05)
+    floor.hear(False, time.monotonic())
+    waiter = asyncio.create_task(floor.wait())
+    await asyncio.sleep(0.2)
+    assert not waiter.done()
+    floor.hear(True, time.monotonic())  # the late audio: the customer was talking again
+    await asyncio.sleep(0.1)
+    assert not waiter.done()
+    waiter.cancel()
 
 
 async def test_a_sound_holds_the_answer_until_quiet_follows_it() -> None:
     floor = Floor(time.monotonic() + 0.05)
-    # Sound from 20 ms on, still sounding well after free_at; then quiet.
-    seen = await _released_after(floor, [(0.02, True), (0.2, True), (0.05, False), (0.3, False)])
-    assert seen and seen[0] == 3  # not while sounding, not the instant it stopped
+    mic = Microphone(floor)
+    waiter = asyncio.create_task(floor.wait())
+    await mic.frames(0.3, sound=True)
+    assert not waiter.done()
+    await mic.frames(QUIET_S / 2, sound=False)
+    assert not waiter.done()  # not the instant it stopped
+    await mic.frames(QUIET_S, sound=False)
+    await asyncio.wait_for(waiter, 5)
 
 
-async def test_a_flicker_of_quiet_inside_speech_does_not_release_it() -> None:
-    floor = Floor(time.monotonic() + 0.05)
-    steps = [(0.02, True), (0.05, False), (0.02, True), (0.1, True), (0.05, False), (0.4, False)]
-    seen = await _released_after(floor, steps)
-    assert seen and seen[0] == 5
-
-
-async def test_release_frees_it_at_once() -> None:
+async def test_shorten_frees_it_sooner() -> None:
     floor = Floor(time.monotonic() + 60)
-    seen = await _released_after(floor, [(0.01, True), (0.01, None)])
-    assert seen == [1]
+    mic = Microphone(floor)
+    waiter = asyncio.create_task(floor.wait())
+    await mic.frames(0.1, sound=False)
+    assert not waiter.done()
+    floor.shorten(time.monotonic() - 1)
+    await mic.frames(0.1, sound=False)
+    await asyncio.wait_for(waiter, 5)
 
 
-async def test_endless_sound_gives_up_holding(monkeypatch) -> None:
+async def test_release_frees_it_at_once_even_over_a_sound() -> None:
+    floor = Floor(time.monotonic() + 60)
+    floor.hear(True, time.monotonic())
+    waiter = asyncio.create_task(floor.wait())
+    await asyncio.sleep(0.05)
+    floor.release()
+    await asyncio.wait_for(waiter, 5)
+
+
+async def test_without_audio_or_with_endless_sound_it_gives_up_holding(monkeypatch) -> None:
     monkeypatch.setattr("conversation.floor.MAX_EXTRA_HOLD_S", 0.1)
-    floor = Floor(time.monotonic())
-    floor.hear(True)
-    await asyncio.wait_for(floor.wait(), 5)
-    assert floor.released
+    for sound in (None, True):
+        floor = Floor(time.monotonic())
+        if sound:
+            floor.hear(True, time.monotonic())
+        await asyncio.wait_for(floor.wait(), 5)
+        assert floor.released

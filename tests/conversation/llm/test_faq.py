@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Sequence
 
@@ -98,16 +97,13 @@ def test_off_topic_questions_do_not_match(demo_faq: FaqAnswerer, question: str) 
     assert demo_faq.match(question, "en") is None
 
 
-def test_match_is_fast_after_warm_up(demo_faq: FaqAnswerer) -> None:
-    questions = ["when do you open on saturday", "do you take paypal", "tell me a joke"] * 10
-    timings = []
-    for question in questions:
-        started = time.perf_counter()
-        demo_faq.match(question, "en-US")
-        timings.append(time.perf_counter() - started)
-    median_ms = statistics.median(timings) * 1000
-    print(f"FAQ match after warm-up: median {median_ms:.1f} ms, max {max(timings) * 1000:.1f} ms")
-    assert median_ms < 50
+def test_matching_again_gives_the_same_answer(demo_faq: FaqAnswerer) -> None:
+    # How fast a match is, is the benchmark's figure (`understand_ms`), not a test's.
+    questions = ["when do you open on saturday", "do you take paypal", "tell me a joke"]
+    first = [demo_faq.match(question, "en-US") for question in questions]
+    for _ in range(5):
+        assert [demo_faq.match(question, "en-US") for question in questions] == first
+    assert first[0] is not None and first[1] is not None and first[2] is None
 
 
 async def test_stream_yields_the_answer_in_word_groups(demo_faq: FaqAnswerer) -> None:
