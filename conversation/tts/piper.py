@@ -8,6 +8,7 @@ streams out sentence by sentence as the engine makes it, resampled to 16 kHz.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -15,7 +16,7 @@ import threading
 from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -111,10 +112,25 @@ def speakable(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).replace("[[", "[ [").split())
 
 
-def _sentences(voice: PiperVoice, text: str) -> Iterator[bytes]:
-    """int16 samples at the voice's rate, one piper sentence at a time."""
+class _StoppableSession:
+    """The voice's onnxruntime session, run with options that another thread can terminate:
+    a barge-in stops the sentence being computed instead of leaving it to burn a core."""
+
+    def __init__(self, session: Any, options: Any) -> None:
+        self._session = session
+        self.options = options
+
+    def run(self, output_names: Any, inputs: Any) -> Any:
+        return self._session.run(output_names, inputs, self.options)
+
+
+def _sentences(voice: PiperVoice, text: str, stop: Any = None) -> Iterator[bytes]:
+    """int16 samples at the voice's rate, one piper sentence at a time; `stop`, an onnxruntime
+    RunOptions, ends the sentence being computed when its `terminate` is set."""
     from piper.config import SynthesisConfig
 
+    if stop is not None:  # piper's own synthesis over the same model, sessions share it
+        voice = dataclasses.replace(voice, session=_StoppableSession(voice.session, stop))
     for chunk in voice.synthesize(text, syn_config=SynthesisConfig(volume=_VOLUME)):
         yield chunk.audio_int16_bytes
 
@@ -152,23 +168,29 @@ class PiperTts:
         words = speakable(text)
         if not words:
             return
+        import onnxruntime
+
         loop = asyncio.get_running_loop()
         model = await loop.run_in_executor(_pool, self.load)
-        sentences = _sentences(model, words)
+        stop = onnxruntime.RunOptions()
+        sentences = _sentences(model, words, stop)
         blocks = PcmBlocks(self.sample_rate)
-        while True:
-            # A cancelled await leaves the running sentence to finish in its thread (at most
-            # a few hundred ms); nothing asks the generator for more afterwards.
-            try:
-                sentence = await loop.run_in_executor(_pool, next, sentences, None)
-            except Exception as exc:  # the engine's own errors; the text stays out of the log
-                raise TtsError(
-                    TtsErrorKind.FAILED, f"piper failed ({type(exc).__name__})"
-                ) from None
-            if sentence is None:
-                break
-            for block in blocks.feed(sentence):
-                yield block
+        try:
+            while True:
+                try:
+                    sentence = await loop.run_in_executor(_pool, next, sentences, None)
+                except Exception as exc:  # the engine's errors; the text stays out of the log
+                    raise TtsError(
+                        TtsErrorKind.FAILED, f"piper failed ({type(exc).__name__})"
+                    ) from None
+                if sentence is None:
+                    break
+                for block in blocks.feed(sentence):
+                    yield block
+        finally:
+            # Cancelled or closed: the sentence running in its thread stops within
+            # milliseconds, and nothing asks the generator for another.
+            stop.terminate = True
         for block in blocks.finish():
             yield block
 

@@ -35,10 +35,17 @@ class CountingSession:
     def __init__(self, session: Any) -> None:
         self.session = session
         self.threads: list[str] = []
+        self.ended: list[str] = []  # "done", or the error a run ended with
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
         self.threads.append(threading.current_thread().name)
-        return self.session.run(*args, **kwargs)
+        try:
+            result = self.session.run(*args, **kwargs)
+        except Exception as error:
+            self.ended.append(type(error).__name__)
+            raise
+        self.ended.append("done")
+        return result
 
 
 @pytest.fixture
@@ -100,6 +107,25 @@ async def test_cancelling_stops_asking_for_more_sentences(
     await asyncio.sleep(0.5)  # time enough for a (wrong) next sentence to start
 
     assert len(spy.threads) == 1  # nothing is made ahead of the consumer
+
+
+async def test_a_barge_in_stops_the_sentence_being_computed(
+    joe: VoiceInfo, spy: CountingSession
+) -> None:
+    # One sentence of about a minute of speech: seconds of computing, no sentence break.
+    text = " ".join(["we will check the parcel and call you back"] * 20) + "."
+    task = asyncio.create_task(collect(piper(joe), text))
+    while not spy.threads:
+        await asyncio.sleep(0.01)
+
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with asyncio.timeout(30):
+        while not spy.ended:
+            await asyncio.sleep(0.01)
+
+    assert spy.ended == ["Fail"]  # onnxruntime terminated the run: it did not finish
 
 
 async def test_text_is_read_as_words_never_as_phoneme_input(joe: VoiceInfo) -> None:

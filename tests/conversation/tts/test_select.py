@@ -124,3 +124,22 @@ async def test_closing_the_voice_ends_its_espeak_ng_process_at_once() -> None:
     await blocks.aclose()  # what a barge-in does to the speaking sentence
 
     assert process_state(pid) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mixed: こんにちは, Привет and hello 😀.",
+        "\u200d\ufe0f 😀 ok \x00\x1b[0m",
+        "Ünïcödé façade, naïve café.",
+        "😀👍🏽",
+    ],
+)
+async def test_odd_text_in_its_spoken_form_is_spoken_or_skipped_never_a_crash(text: str) -> None:
+    from conversation.tts.spoken import spoken_form
+
+    tts = build_tts("piper")
+    words = spoken_form(text, "en")
+    blocks = [b async for b in tts.synthesize(words, voice="", language="en")]
+
+    assert (sum(b.size for b in blocks) > 0) == bool(words)
