@@ -113,12 +113,8 @@ class CpuRenderer:
 
 def _mouth_box(prepared: baking.Prepared) -> list[int]:
     """The lips' bounding box in crop_size coordinates (what the manifest has always said)."""
-    assert prepared.landmarks is not None
-    k = prepared.crop_size / prepared.face_boxes[0].w
-    lips = prepared.landmarks[0][list(lm.LIPS_OUTER)] * k
-    x, y = np.floor(lips.min(0)).astype(int)
-    x1, y1 = np.ceil(lips.max(0)).astype(int)
-    return [int(x), int(y), int(x1 - x), int(y1 - y)]
+    box = prepared.mouth_box
+    return [box.x, box.y, box.w, box.h]
 
 
 def open_levels(rest: float) -> np.ndarray:
