@@ -250,7 +250,7 @@ def _cut(frame: np.ndarray, area: tuple[int, int, int, int], size: tuple[int, in
 
 
 def mouth_box_in_crop(crop_size: int) -> Box:
-    """Where the lips sit in a face crop built with CROP_SCALE and CROP_CENTRE_Y.
+    """Where the lips sit in a face crop built with CROP_SCALE and CROP_CENTRE_Y (no landmarks).
 
     Frontal-face proportions: the mouth centre is ~0.82 Haar heights below the box top and
     ~0.43 Haar widths wide.
@@ -266,7 +266,7 @@ def mouth_box_in_crop(crop_size: int) -> Box:
 
 
 def lower_face_mask(crop_size: int) -> np.ndarray:
-    """Feathered mask of the lower face in a face crop: 1 over mouth and jaw, 0 from the nose up."""
+    """Feathered mask of the lower face by proportion (no landmarks): 0 from the nose up."""
     mask = np.zeros((crop_size, crop_size), np.float32)
     centre = (crop_size // 2, int(crop_size * 0.74))
     axes = (int(crop_size * 0.33), int(crop_size * 0.23))
@@ -343,4 +343,25 @@ def prepare(source: BakeSource, *, crop_size: int = 256) -> Prepared:
     box = face_boxes[0]
     reference_crop = frames[0, box.y : box.y + box.h, box.x : box.x + box.w]
     prepared.pose = measure(reference_crop, prepared.landmarks[0])
+    # The lips and the lower face where the landmarks put them, not where proportions guess.
+    in_crop = prepared.landmarks[0] * (crop_size / box.w)
+    prepared.mouth_box = lips_box(in_crop)
+    prepared.mask = lower_face_mask_from(in_crop, crop_size)
     return prepared
+
+
+def lips_box(points: np.ndarray) -> Box:
+    lips = points[list(face_landmarks.LIPS_OUTER)]
+    x0, y0 = np.floor(lips.min(0)).astype(int)
+    x1, y1 = np.ceil(lips.max(0)).astype(int)
+    return Box(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+
+
+def lower_face_mask_from(points: np.ndarray, crop_size: int) -> np.ndarray:
+    """Feathered mask of the lower face from its landmarks: the jaw line, closed under the nose."""
+    jaw = points[list(face_landmarks.JAW)]
+    under_nose = float(points[2, 1])
+    polygon = np.concatenate([jaw, [[jaw[-1, 0], under_nose], [jaw[0, 0], under_nose]]])
+    mask = np.zeros((crop_size, crop_size), np.float32)
+    cv2.fillPoly(mask, [np.round(polygon).astype(np.int32)], 1.0, cv2.LINE_AA)
+    return np.clip(cv2.GaussianBlur(mask, (0, 0), crop_size / 32), 0.0, 1.0)

@@ -17,6 +17,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from scipy.spatial import QhullError
 
 from lipsync_worker import artifacts, baking
 from lipsync_worker.contract import (
@@ -54,7 +55,16 @@ class CpuRenderer:
                 "The face landmark model is not installed on this worker; "
                 "install the pinned mediapipe package.",
             )
-        arrays, rig = mouth_rig(prepared)
+        try:
+            arrays, rig = mouth_rig(prepared)
+        except (ValueError, ArithmeticError, QhullError, cv2.error) as error:
+            # Landmarks that pass the checks but do not make a mesh (points on top of each
+            # other, a mouth a few pixels wide): the operator's answer is a better picture.
+            raise BakeError(
+                BakeFailure.LANDMARKS_UNSTABLE,
+                "The mouth could not be rigged from its landmarks. Use a sharper, larger, "
+                "frontal picture.",
+            ) from error
         extra = {
             "renderer_version": VERSION,
             "crop_size": prepared.crop_size,
@@ -113,12 +123,8 @@ class CpuRenderer:
 
 def _mouth_box(prepared: baking.Prepared) -> list[int]:
     """The lips' bounding box in crop_size coordinates (what the manifest has always said)."""
-    assert prepared.landmarks is not None
-    k = prepared.crop_size / prepared.face_boxes[0].w
-    lips = prepared.landmarks[0][list(lm.LIPS_OUTER)] * k
-    x, y = np.floor(lips.min(0)).astype(int)
-    x1, y1 = np.ceil(lips.max(0)).astype(int)
-    return [int(x), int(y), int(x1 - x), int(y1 - y)]
+    box = prepared.mouth_box
+    return [box.x, box.y, box.w, box.h]
 
 
 def open_levels(rest: float) -> np.ndarray:
