@@ -28,7 +28,9 @@ async def _speak(text: str, backend: str, voice: str, language: str) -> np.ndarr
     from conversation.tts.base import OUTPUT_RATE
     from conversation.tts.select import build_tts
 
-    tts = build_tts(backend, settings.PIPER_VOICE, espeak_program=settings.ESPEAK_PROGRAM)
+    tts = build_tts(
+        backend, voices_dir=settings.TTS_VOICES_DIR, espeak_program=settings.ESPEAK_PROGRAM
+    )
     blocks = [block async for block in tts.synthesize(text, voice=voice, language=language)]
     audio = np.concatenate(blocks) if blocks else np.zeros(0, np.int16)
     if OUTPUT_RATE != SAMPLE_RATE:
