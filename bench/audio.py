@@ -30,7 +30,8 @@ def espeak_pcm16(
         subprocess.run(["espeak-ng", "-v", voice, *pace, "-w", str(raw), text], check=True)
         subprocess.run(
             # -D: no dither, so the same text gives the same samples on every run.
-            ["sox", "-D", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out)], check=True
+            ["sox", "-D", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out)],
+            check=True,
         )
         with wave.open(str(out)) as recording:
             samples = np.frombuffer(recording.readframes(recording.getnframes()), dtype=np.int16)
