@@ -29,8 +29,8 @@ def espeak_pcm16(
         pace = ["-s", str(speed)] if speed else []
         subprocess.run(["espeak-ng", "-v", voice, *pace, "-w", str(raw), text], check=True)
         subprocess.run(
-            # -D: no dither, so the same text gives the same samples on every run.
-            ["sox", "-D", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out)],
+            # -R: the same dither on every run, so the same text gives the same samples.
+            ["sox", "-R", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out)],
             check=True,
         )
         with wave.open(str(out)) as recording:

@@ -68,7 +68,7 @@ class _Pool:
 
 
 class FaqAnswerer:
-    """Matches a question against FAQ questions and paraphrases; implements `LlmBackend`.
+    """Matches a question against FAQ questions, paraphrases and answers; implements `LlmBackend`.
 
     Semantic scoring (MiniLM) is used where the model covers the language and loads;
     everything else is scored lexically, with its own threshold.
