@@ -24,32 +24,64 @@ DEMO_CONSENT = {
 DEMO_FAQ: list[tuple[str, list[str], str]] = [
     (
         "What are your opening hours?",
-        ["When are you open?", "What time do you open?", "Are you open on Sunday?"],
+        [
+            "When are you open?",
+            "What time do you open?",
+            "What time do you close?",
+            "Are you open on Sunday?",
+            "Which days are you open?",
+        ],
         "Our customer service is open from 9 a.m. to 6 p.m., Monday to Saturday. Our online shop is open around the clock.",
     ),
     (
         "How do I return an item?",
-        ["Can I send something back?", "What is your return policy?", "I want a refund."],
+        [
+            "Can I send something back?",
+            "What is your return policy?",
+            "I want a refund.",
+            "How do I get my money back?",
+            "Can I exchange it for another size?",
+        ],
         "You can return any item within 30 days. Start the return from your order page and print the label. Then drop the parcel at any post office, and we refund you within a week.",
     ),
     (
         "How long does shipping take?",
-        ["When will my order arrive?", "How fast is delivery?", "Delivery time?"],
+        [
+            "When will my order arrive?",
+            "How fast is delivery?",
+            "Delivery time?",
+            "How many days until my package comes?",
+        ],
         "Standard shipping takes 3-5 working days. Express shipping arrives the next working day when you order before 2 p.m.",
     ),
     (
         "How much does shipping cost?",
-        ["Is shipping free?", "What are the delivery charges?"],
+        [
+            "Is shipping free?",
+            "What are the delivery charges?",
+            "Do you charge for delivery?",
+            "Is there free delivery over a certain amount?",
+        ],
         "Shipping is free on orders over $50. Below that, standard shipping costs $4.95.",
     ),
     (
         "Which payment methods do you accept?",
-        ["Can I pay with PayPal?", "Do you take credit cards?", "How can I pay?"],
+        [
+            "Can I pay with PayPal?",
+            "Do you take credit cards?",
+            "How can I pay?",
+            "What payment options are there?",
+        ],
         "We accept Visa, Mastercard, American Express, PayPal and gift cards.",
     ),
     (
         "How do I reset my password?",
-        ["I forgot my password.", "I can't log in.", "Change my password"],
+        [
+            "I forgot my password.",
+            "I can't log in.",
+            "Change my password",
+            "My password does not work.",
+        ],
         "Click forgot password on the sign-in page, and we will email you a link to choose a new one. The link works for 1 hour.",
     ),
     (
@@ -58,57 +90,77 @@ DEMO_FAQ: list[tuple[str, list[str], str]] = [
             "What is your phone number?",
             "Can I talk to a person?",
             "How do I reach customer service?",
+            "How can I email you?",
         ],
         "You can call us at 555-0199, or write to help@northwind.example. A colleague answers within 1 working day.",
     ),
     (
         "Where is my order?",
-        ["Track my order", "My parcel has not arrived.", "Order status"],
+        [
+            "Track my order",
+            "My parcel has not arrived.",
+            "Order status",
+            "I am still waiting for my delivery.",
+        ],
         "You can follow your parcel with the tracking link in your shipping email, or on your order page.",
     ),
     (
         "Can I change or cancel my order?",
-        ["I want to cancel my order.", "Can I change my delivery address?"],
+        [
+            "I want to cancel my order.",
+            "Can I change my delivery address?",
+            "I made a mistake in my order.",
+        ],
         "You can change or cancel an order within 1 hour of placing it, from your order page. After that, please contact us and we will do our best.",
     ),
     (
         "Do you ship internationally?",
-        ["Do you deliver abroad?", "Can you ship to Canada?"],
+        ["Do you deliver abroad?", "Can you ship to Canada?", "Can I order from another country?"],
         "Yes, we ship to the United States, Canada and most of Europe. International delivery takes 7-12 working days.",
     ),
     (
         "Do you have gift cards?",
-        ["Can I buy a voucher?", "Gift certificate"],
+        ["Can I buy a voucher?", "Gift certificate", "Do you sell gift vouchers?"],
         "Yes. Gift cards from $10 to $200 are sent by email and never expire.",
     ),
     (
         "What is your warranty?",
-        ["My product is broken.", "Is there a guarantee?"],
+        [
+            "My product is broken.",
+            "Is there a guarantee?",
+            "It does not work any more.",
+            "Is it covered by the warranty?",
+        ],
         "Every product has a 2-year warranty. If something breaks, contact us with your order number and a photo, and we will repair or replace it.",
     ),
     (
         "Is my item in stock?",
-        ["When will it be back in stock?", "Product availability"],
+        ["When will it be back in stock?", "Product availability", "It is sold out."],
         "The product page shows live stock. Click notify me, and we will email you when it is back.",
     ),
     (
         "Do you offer discounts for students?",
-        ["Student discount", "Do you have any promotions?"],
+        [
+            "Student discount",
+            "Do you have any promotions?",
+            "Can I get a discount?",
+            "Do you have a promo code?",
+        ],
         "Students get 10% off with a valid student email. Sign up to our newsletter for seasonal offers.",
     ),
     (
         "How do I create an account?",
-        ["Sign up", "Register a new account"],
+        ["Sign up", "Register a new account", "Can I order without an account?"],
         "Click sign in, then create account, and enter your email and a password. You can also check out as a guest.",
     ),
     (
         "How do I delete my account?",
-        ["Remove my data", "Close my account"],
+        ["Remove my data", "Close my account", "Delete my personal data"],
         "You can delete your account under settings, privacy. We erase your personal data within 30 days.",
     ),
     (
         "Where is your store?",
-        ["Do you have a physical shop?", "What is your address?"],
+        ["Do you have a physical shop?", "What is your address?", "Where are you based?"],
         "We are an online shop only, with our warehouse in Portland, Oregon. Pick-up is not available.",
     ),
 ]

@@ -118,18 +118,34 @@ _PLEASANTRY = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"(?<=[.?!;])\s+")
+# Speech has no full stops: "my shoes are too small, can I swap them?" is two sentences.
+_QUESTION_AFTER_COMMA = re.compile(
+    r",\s+(?=(?:what|when|where|which|who|why|how|can|could|do|does|is|are|will|would)\b)",
+    re.IGNORECASE,
+)
 _ASKING = re.compile(
     r"^(?:what|when|where|which|who|whom|whose|why|how|can|could|may|do|does|did|is|are|was|"
     r"were|will|would|should|shall|have|has|am)\b",
     re.IGNORECASE,
 )
 _EDGE = re.compile(r"^[\s,;:.!-]+|[\s,;:-]+$")
+# The condition after a question ("can I return it | if he does not like it?") is context; the
+# question before it, on its own, is closer to how an FAQ asks.
+_CONDITION = re.compile(r",?\s+\b(?:if|because|since|unless|in case|so that|as long as)\b", re.I)
 
 
 @dataclass(frozen=True)
 class Sentence:
     text: str
     asks: bool  # a question, by its mark or its first word
+
+    @property
+    def main_clause(self) -> str | None:
+        """A question without its condition, when it has one and keeps three words or more."""
+        if not self.asks:
+            return None
+        head = _CONDITION.split(self.text, maxsplit=1)[0]
+        return f"{head}?" if head != self.text and len(head.split()) >= 3 else None
 
 
 @dataclass(frozen=True)
@@ -159,7 +175,8 @@ def asked(utterance: str) -> Asked:
     will it get here?" -> whole "I bought a kettle on Monday. When will it get here?" and the
     two sentences, the second one asking."""
     sentences: list[Sentence] = []
-    for raw in _SENTENCE_END.split(spoken_numbers(utterance).strip()):
+    said = spoken_numbers(utterance).strip()
+    for raw in (c for s in _SENTENCE_END.split(said) for c in _QUESTION_AFTER_COMMA.split(s)):
         text = _clean_sentence(raw)
         if text and re.search(r"\w", text):
             asks = raw.rstrip().endswith("?") or bool(_ASKING.match(text))
@@ -175,12 +192,14 @@ STATEMENT_WEIGHT = 0.9
 
 def scored_parts(utterance: str) -> list[tuple[str, float]]:
     """The texts an utterance is matched by, each with its weight (at most 1): the whole of
-    what it asks and, when it has several sentences, each sentence alone, so that a story
-    neither drowns the question nor hides the question it makes clear."""
+    what it asks; when it has several sentences, each sentence alone, so that a story neither
+    drowns the question nor hides the question it makes clear; and each question without its
+    condition."""
     found = asked(utterance)
     if not found.sentences:
         return []
     parts = [(found.whole, 1.0)]
     if len(found.sentences) > 1:
         parts += [(s.text, 1.0 if s.asks else STATEMENT_WEIGHT) for s in found.sentences]
+    parts += [(clause, 1.0) for s in found.sentences if (clause := s.main_clause)]
     return parts

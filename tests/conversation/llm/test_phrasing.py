@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conversation.llm.phrasing import asked, spoken_numbers
+from conversation.llm.phrasing import STATEMENT_WEIGHT, asked, scored_parts, spoken_numbers
 
 
 @pytest.mark.parametrize(
@@ -59,3 +59,13 @@ def test_words_that_only_look_like_fillers_stay() -> None:
         "Is it well packed so it does not break?"
     )
     assert asked("Does the hummus come chilled?").whole == "Does the hummus come chilled?"
+
+
+def test_parts_to_score_weigh_the_question_over_the_story() -> None:
+    assert scored_parts("Hello!") == []
+    assert scored_parts("Do you ship to Spain?") == [("Do you ship to Spain?", 1.0)]
+    parts = dict(scored_parts("I moved last week. Can I change the address if it has shipped?"))
+    assert parts["I moved last week."] == STATEMENT_WEIGHT < 1.0
+    assert parts["Can I change the address if it has shipped?"] == 1.0
+    assert parts["Can I change the address?"] == 1.0, "the question without its condition"
+    assert parts["I moved last week. Can I change the address if it has shipped?"] == 1.0
