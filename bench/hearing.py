@@ -39,9 +39,8 @@ def demo_items() -> list[FaqItem]:
 
 
 def demo_hints() -> tuple[str, ...]:
-    """What the product gives the recognizer: every question and paraphrase of the FAQ."""
-    phrases = (text for question, paraphrases, _ in DEMO_FAQ for text in (question, *paraphrases))
-    return tuple(dict.fromkeys(phrases))
+    """What the product gives the recognizer: the FAQ's questions (conversation/edge/assembly)."""
+    return tuple(dict.fromkeys(question for question, _, _ in DEMO_FAQ))
 
 
 def build_backend(name: str, models_dir: Path | None = None) -> AsrBackend:
