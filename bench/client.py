@@ -16,7 +16,10 @@ import websockets
 from bench.stack import session_grant
 from conversation.protocol import MediaChunk, MediaKind
 
-PLAYOUT_LEAD_S = 0.06  # what the widget waits before a turn's first chunk plays
+PLAYOUT_LEAD_S = 0.06
+AUDIO_START = json.dumps(
+    {"type": "audio_start", "sample_rate": 16000, "encoding": "pcm_s16le", "channels": 1}
+)  # what the widget waits before a turn's first chunk plays
 
 
 @dataclass
@@ -211,16 +214,7 @@ class BenchClient:
         """Stream PCM16 at real-time pace in 20 ms frames; returns the trace and when the speech
         in the audio ended (the moment TTFW is counted from)."""
         self.trace = trace = TurnTrace(asked_at=time.perf_counter())
-        await self.socket.send(
-            json.dumps(
-                {
-                    "type": "audio_start",
-                    "sample_rate": 16000,
-                    "encoding": "pcm_s16le",
-                    "channels": 1,
-                }
-            )
-        )
+        await self.socket.send(AUDIO_START)
         frame = 640  # bytes: 20 ms
         started = time.perf_counter()
         for i, at in enumerate(range(0, len(pcm), frame)):
@@ -243,16 +237,7 @@ class BenchClient:
         next utterance starts from idle. Returns when the speech ended and every message
         (media as {"type": "media"}) with its arrival time."""
         self.log = log = []
-        await self.socket.send(
-            json.dumps(
-                {
-                    "type": "audio_start",
-                    "sample_rate": 16000,
-                    "encoding": "pcm_s16le",
-                    "channels": 1,
-                }
-            )
-        )
+        await self.socket.send(AUDIO_START)
         frame, silence = 640, bytes(640)
         started = time.perf_counter()
         ended = started + speech_end_s

@@ -199,24 +199,12 @@ def start_stack(*, slug: str = "demo", baseline: bool = True, pocketsphinx: bool
         port = free_port()
         _start(stack, "web", daphne_argv("127.0.0.1", port, env), env)
         stack.url = f"http://127.0.0.1:{port}"
-        if baseline:
-            port2 = free_port()
-            _start(
-                stack,
-                "web-fulltext",
-                daphne_argv("127.0.0.1", port2, env),
-                {**env, "REPLY_STREAMING": "0"},
-            )
-            stack.baseline_url = f"http://127.0.0.1:{port2}"
+        if baseline:  # the same stack answering whole, for the streaming comparison
+            stack.baseline_url = _extra_web(stack, "web-fulltext", {**env, "REPLY_STREAMING": "0"})
         if pocketsphinx:  # the fallback recognizer, for the hearing scenario's comparison
-            port3 = free_port()
-            _start(
-                stack,
-                "web-pocketsphinx",
-                daphne_argv("127.0.0.1", port3, env),
-                {**env, "WHISPER_MODEL": "pocketsphinx"},
+            stack.pocketsphinx_url = _extra_web(
+                stack, "web-pocketsphinx", {**env, "WHISPER_MODEL": "pocketsphinx"}
             )
-            stack.pocketsphinx_url = f"http://127.0.0.1:{port3}"
         for url in filter(None, [stack.url, stack.baseline_url, stack.pocketsphinx_url]):
             _wait(
                 lambda u=url: session_grant(u, slug)[0] == 201,
@@ -228,6 +216,13 @@ def start_stack(*, slug: str = "demo", baseline: bool = True, pocketsphinx: bool
     except BaseException:
         stack.stop()
         raise
+
+
+def _extra_web(stack: Stack, name: str, env: dict[str, str]) -> str:
+    """Another daphne on the same stack with `env`; its URL."""
+    port = free_port()
+    _start(stack, name, daphne_argv("127.0.0.1", port, env), env)
+    return f"http://127.0.0.1:{port}"
 
 
 def attach(url: str) -> Stack:

@@ -10,7 +10,6 @@ here. How the session uses it (thresholds and why): docs/architecture.md, Voice.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import threading
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from conversation.asr.packaged import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +45,6 @@ def packaged_model() -> Path:
     if not path.is_file():
         raise TurnModelError(f"{MODEL_FILE} is missing from the pipecat-ai package")
     return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _Features:
@@ -90,7 +83,7 @@ class TurnCompletion:
         path = path or packaged_model()
         if not path.is_file():
             raise TurnModelError(f"no end-of-turn model at {path}")
-        if (digest := _sha256(path)) != MODEL_SHA256:
+        if (digest := sha256_file(path)) != MODEL_SHA256:
             raise TurnModelError(
                 f"end-of-turn model {path.name} has sha256 {digest[:16]}…, expected "
                 f"{MODEL_SHA256[:16]}…: reinstall pipecat-ai"
