@@ -1,4 +1,5 @@
-"""Uploaded avatar sources are checked by content through the real admin, and stored safely."""
+"""Uploaded avatar sources are checked by content through the real admin, scaled down when too
+large, checked for a face, and stored safely."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.urls import reverse
 from PIL import Image
 
 from avatars.models import Avatar
-from tests.avatars.factories import make_avatar
+from tests.avatars.factories import make_avatar, portrait_bytes, portrait_video
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,8 +33,8 @@ def form(upload: SimpleUploadedFile | None, slug: str = "newface") -> dict[str, 
         "tts_backend": "espeak",
         "voice": "en-us",
         "language": "en",
-        "other_languages": "[]",
-        "bake_params": "{}",
+        "other_languages": "",
+        "crop_size": "",
         "persona": "",
         "consents-TOTAL_FORMS": "0",
         "consents-INITIAL_FORMS": "0",
@@ -91,19 +92,19 @@ def accepted(staff: Client, name: str, content: bytes) -> Avatar:
 
 
 def test_a_photo_with_a_hostile_name_is_stored_under_a_generated_name(staff: Client) -> None:
-    avatar = accepted(staff, "../../../etc/evil.php.png", image_bytes("PNG"))
+    avatar = accepted(staff, "../../../etc/evil.php.png", portrait_bytes("PNG"))
     assert avatar.source_media.name.endswith(".png")
     assert "evil" not in avatar.source_media.name
 
 
 def test_the_stored_extension_follows_the_content_not_the_name(staff: Client) -> None:
-    avatar = accepted(staff, "portrait.exe", image_bytes("JPEG"))
+    avatar = accepted(staff, "portrait.exe", portrait_bytes("JPEG"))
     assert avatar.source_media.name.endswith(".jpg")
 
 
 @override_settings(FILE_UPLOAD_MAX_MEMORY_SIZE=0)  # streamed to a temp file, as large videos are
 def test_a_short_video_is_accepted(staff: Client, tmp_path: Path) -> None:
-    avatar = accepted(staff, "clip.mov", video_bytes(tmp_path, 1))
+    avatar = accepted(staff, "clip.mov", portrait_video(tmp_path, 1))
     assert avatar.source_media.name.endswith(".mp4")
 
 
