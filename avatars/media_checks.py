@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -19,11 +18,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.uploadedfile import (
-    SimpleUploadedFile,
-    TemporaryUploadedFile,
-    UploadedFile,
-)
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from PIL import Image, ImageOps
 
 PROBE_TIMEOUT_S = 20
@@ -209,15 +204,15 @@ def _video_side(upload: UploadedFile) -> int:
 
 def _scaled_video(upload: UploadedFile, limit: int) -> UploadedFile:
     fit = f"scale={limit}:{limit}:force_original_aspect_ratio=decrease:force_divisible_by=2"
-    scaled = TemporaryUploadedFile("source.mp4", "video/mp4", 0, None)
-    with on_disk(upload) as path, tempfile.TemporaryDirectory() as work:
-        out = Path(work) / "scaled.mp4"
+    # Deleted when closed or collected; storage copies it (it has no path for storage to move).
+    scaled = tempfile.NamedTemporaryFile(suffix=".mp4")  # noqa: SIM115
+    with on_disk(upload) as path:
         try:
             done = (
                 subprocess.run(
                     ["ffmpeg", "-v", "error", "-xerror", "-i", str(path), "-map", "0:v:0", "-an"]
                     + ["-vf", fit, "-c:v", "libx264", "-preset", "veryfast", "-crf", "18"]
-                    + ["-pix_fmt", "yuv420p", "-movflags", "+faststart", "-y", str(out)],
+                    + ["-pix_fmt", "yuv420p", "-movflags", "+faststart", "-y", scaled.name],
                     capture_output=True,
                     timeout=SCALE_TIMEOUT_S,
                     check=False,
@@ -226,18 +221,15 @@ def _scaled_video(upload: UploadedFile, limit: int) -> UploadedFile:
             )
         except subprocess.TimeoutExpired:
             done = False
-        if not done:
-            scaled.close()
-            raise ValidationError(
-                f"The video is larger than {limit} px and could not be scaled down; "
-                f"upload it at {limit} px or less on its long side.",
-                code="unscalable",
-            )
-        with out.open("rb") as source:
-            shutil.copyfileobj(source, scaled.file)
-    scaled.size = scaled.file.tell()
-    scaled.seek(0)
-    return scaled
+    if not done:
+        scaled.close()
+        raise ValidationError(
+            f"The video is larger than {limit} px and could not be scaled down; "
+            f"upload it at {limit} px or less on its long side.",
+            code="unscalable",
+        )
+    size = Path(scaled.name).stat().st_size
+    return UploadedFile(scaled, "source.mp4", "video/mp4", size)
 
 
 def check_one_face(upload: UploadedFile, kind: SourceKind) -> None:
