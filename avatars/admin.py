@@ -95,8 +95,9 @@ class AvatarAdmin(admin.ModelAdmin):
     inlines = [ConsentInline]
     actions = ["bake", "prerender_faq_clips"]
 
-    class Media:
-        js = ("avatars/bake_status.js",)  # the Status column follows running bakes
+    class Media:  # the Status column follows running bakes
+        css = {"all": ("avatars/bake_status.css",)}
+        js = ("avatars/bake_status.js",)
 
     def get_urls(self) -> list[URLPattern]:
         states = path(

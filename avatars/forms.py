@@ -26,7 +26,7 @@ class LanguageListField(forms.CharField):
         return ", ".join(value) if isinstance(value, list) else value
 
     def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
-        text = super().to_python(value)
+        text = super().to_python(value) or ""
         codes = [code.lower() for code in re.split(r"[,;\s]+", text) if code]
         wrong = [code for code in codes if not LANGUAGE_CODE.fullmatch(code)]
         if wrong:

@@ -186,7 +186,7 @@ def _scaled_photo(upload: UploadedFile, limit: int) -> UploadedFile:
         out = io.BytesIO()
         quality = {"quality": 92} if fmt in ("JPEG", "WEBP") else {}
         photo.save(out, format=fmt, icc_profile=icc, **quality)
-    return SimpleUploadedFile(upload.name or "source", out.getvalue(), upload.content_type)
+    return SimpleUploadedFile(upload.name or "source", out.getvalue(), f"image/{fmt}".lower())
 
 
 def _video_side(upload: UploadedFile) -> int:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -29,8 +30,8 @@ def home(request: HttpRequest) -> HttpResponse:
     avatars = list(avatar_list_public().order_by("name"))
     chosen = request.GET.get("avatar")
     if chosen is None:
-        context = {"avatars": avatars, "avatar": avatars[0] if avatars else None}
-        return render(request, "home.html", context)
+        first = avatars[0] if avatars else None
+        return render(request, "home.html", {"avatars": avatars, "avatar": first})
     avatar = next((a for a in avatars if a.slug == chosen), None)
     if avatar is not None:
         return render(request, "home.html", {"avatars": avatars, "avatar": avatar})
@@ -39,7 +40,7 @@ def home(request: HttpRequest) -> HttpResponse:
         unknown = False  # made ready since the list was read: still not shown on this page
     except AvatarUnavailable as refusal:
         unknown = refusal.reason == Unavailable.UNKNOWN
-    context = {"avatars": avatars, "avatar": None, "unavailable": chosen, "unknown": unknown}
+    context: dict[str, object] = {"avatars": avatars, "unavailable": chosen, "unknown": unknown}
     return render(request, "home.html", context, status=404)
 
 
@@ -60,7 +61,7 @@ SHOWN_INLINE = ("image/jpeg", "image/png", "image/webp", "video/")
 
 
 @never_cache
-def private_media(request: HttpRequest, path: str) -> HttpResponse:
+def private_media(request: HttpRequest, path: str) -> HttpResponseBase:
     """An uploaded source or consent evidence, for staff allowed to view it; 404 for anyone
     else, so the address does not even say that a file exists. Sandboxed: an uploaded file
     never runs as a page of this site."""
@@ -71,7 +72,7 @@ def private_media(request: HttpRequest, path: str) -> HttpResponse:
         raise Http404("No such file.")
     if not user.has_perm(permission):
         raise PermissionDenied
-    response = serve(request, path, document_root=settings.PRIVATE_MEDIA_ROOT)
+    response = serve(request, path, document_root=str(settings.PRIVATE_MEDIA_ROOT))
     response["Content-Security-Policy"] = (
         "sandbox; default-src 'none'; img-src 'self'; media-src 'self'"
     )
