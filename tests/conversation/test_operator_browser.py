@@ -154,15 +154,17 @@ def test_a_site_allowed_in_the_admin_embeds_the_widget_within_seconds_and_removi
     demo_avatar, start_daphne, browser_for, other_site, output_dir
 ) -> None:
     site, folder = other_site()
+    # Two web processes: the operator works on one, the site's widget talks to the other.
+    _, admin_port = start_daphne(WIDGET_ORIGINS="")
     _, port = start_daphne(WIDGET_ORIGINS="")
     (folder / "index.html").write_text(
         shop_page(f"http://127.0.0.1:{port}/static/avatar/widget.js")
     )
-    assert token_status(port, site) == 403
+    assert token_status(port, site) == 403  # and that process has read the list
     browser = browser_for()
 
     admin = browser.new_page()
-    admin_login(admin, port, "/admin/avatars/widgetorigin/add/")
+    admin_login(admin, admin_port, "/admin/avatars/widgetorigin/add/")
     admin.get_by_label("Origin").fill(site)
     admin.get_by_label("Note").fill("The shop, added while the stack runs")
     admin.get_by_role("button", name="Save", exact=True).click()
@@ -178,7 +180,7 @@ def test_a_site_allowed_in_the_admin_embeds_the_widget_within_seconds_and_removi
     assert console.errors == []
 
     row = off_the_loop(lambda: WidgetOrigin.objects.get(origin=site))
-    admin.goto(f"http://127.0.0.1:{port}/admin/avatars/widgetorigin/{row.pk}/delete/")
+    admin.goto(f"http://127.0.0.1:{admin_port}/admin/avatars/widgetorigin/{row.pk}/delete/")
     admin.get_by_role("button", name="Yes, I’m sure").click()
     admin.wait_for_url("**/admin/avatars/widgetorigin/")
     within(5, lambda: token_status(port, site) == 403, "the removed site refused")
