@@ -17,4 +17,5 @@ urlpatterns = [
     path("api/sessions", views.session_token, name="session-token"),
     path("admin/", admin.site.urls),
     re_path(r"^media/(?P<path>.*)$", views.public_media, name="media"),
+    re_path(r"^private-media/(?P<path>.*)$", views.private_media, name="private-media"),
 ]
