@@ -149,6 +149,12 @@ VARIABLES: dict[str, Variable] = {
             "Decodes at once per process, finals before partials; a decode alone uses every core.",
         ),
         Variable(
+            "ASR_ALTERNATIVES",
+            "4",
+            "Other readings of a final transcript (Whisper's beam) the FAQ matcher may use; 0: "
+            "one greedy reading.",
+        ),
+        Variable(
             "WHISPER_COMPUTE_TYPE", "int8", "faster-whisper compute type (int8, float16, ...)."
         ),
         Variable(

@@ -186,6 +186,7 @@ class TranscribeRequest:
     audio: bytes  # int16 mono 16 kHz PCM
     language: str | None = None
     hints: tuple[str, ...] = field(default=())
+    alternatives: int = 0  # other readings wanted besides the best
 
     def to_kwargs(self) -> dict[str, Any]:
         kwargs = _kwargs_of(self)
@@ -211,13 +212,19 @@ class AsrResult:
     text: str = ""
     language: str | None = None
     error: str | None = None
+    alternatives: tuple[str, ...] = ()  # other readings of the audio, most likely first
 
     def encode(self) -> dict[str, Any]:
-        return {"type": self.TYPE, **_kwargs_of(self)}
+        return {"type": self.TYPE, **_kwargs_of(self), "alternatives": list(self.alternatives)}
 
     @classmethod
     def decode(cls, message: Mapping[str, Any]) -> AsrResult:
-        result: AsrResult = _from(cls, message)
+        alternatives = message.get("alternatives", ())
+        if not isinstance(alternatives, (list, tuple)) or not all(
+            isinstance(a, str) for a in alternatives
+        ):
+            raise MessageError("malformed recognition result")
+        result: AsrResult = _from(cls, {**message, "alternatives": tuple(alternatives)})
         if not isinstance(result.request_id, str) or not isinstance(result.text, str):
             raise MessageError("malformed recognition result")
         return result

@@ -45,8 +45,14 @@ def transcribe_utterance(**kwargs: object) -> None:
             np.frombuffer(request.audio, dtype=np.int16),
             language=request.language,
             hints=request.hints,
+            alternatives=request.alternatives,
         )
-        answer = AsrResult(request.request_id, text=result.text, language=result.language)
+        answer = AsrResult(
+            request.request_id,
+            text=result.text,
+            language=result.language,
+            alternatives=result.alternatives,
+        )
     except AsrError as error:
         answer = AsrResult(request.request_id, error=str(error.kind))
     async_to_sync(get_channel_layer().send)(request.channel, answer.encode())

@@ -18,6 +18,9 @@ class Transcript:
     final: bool
     language: str | None
     confidence: float | None
+    # Other readings of the same audio, most likely first (a beam search's runners-up): the
+    # FAQ matcher may find the question in one of them. Never logged or stored.
+    alternatives: tuple[str, ...] = ()
 
 
 class AsrErrorKind(StrEnum):
@@ -41,12 +44,19 @@ class AsrBackend(Protocol):
 
     Synchronous and CPU-bound: callers run it in a thread. `hints` are phrases the customer is
     likely to say (the avatar's FAQ questions); a backend that can bias toward them does.
+    `alternatives`: up to this many other readings wanted besides the best (a final
+    transcript asks for them, a partial does not); a backend without them returns none.
     """
 
     name: str
 
     def transcribe(
-        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str] = ()
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hints: Sequence[str] = (),
+        alternatives: int = 0,
     ) -> Transcript: ...
 
 

@@ -117,7 +117,12 @@ class PocketsphinxAsr:
     name = "pocketsphinx"
 
     def transcribe(
-        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str] = ()
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hints: Sequence[str] = (),
+        alternatives: int = 0,  # one reading only
     ) -> Transcript:
         samples = check_pcm16(audio)
         with _lock:

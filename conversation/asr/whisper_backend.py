@@ -27,6 +27,8 @@ _MAX_NEW_TOKENS = 200  # with a full prompt (~227 tokens) this stays under Whisp
 # come out as well (docs/performance.md, "A window the length of the utterance").
 WINDOW_TAIL_S = 4.0
 _FULL_WINDOW_S = 30.0
+# Beam width when other readings are wanted (a final transcript); partials decode greedily.
+ALTERNATIVES_BEAM = 5
 # faster-whisper's rule for a segment that is only silence or noise.
 _NO_SPEECH_PROB = 0.6
 _NO_SPEECH_LOGPROB = -1.0
@@ -97,7 +99,12 @@ class FasterWhisperAsr:
         self.languages = frozenset(self._model.supported_languages)
 
     def transcribe(
-        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str] = ()
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hints: Sequence[str] = (),
+        alternatives: int = 0,
     ) -> Transcript:
         samples = check_pcm16(audio).astype(np.float32) / 32768.0
         seconds = len(samples) / INPUT_RATE
@@ -105,14 +112,22 @@ class FasterWhisperAsr:
         try:
             if seconds + WINDOW_TAIL_S > _FULL_WINDOW_S:
                 return self._transcribe_windows(samples, language, hints, max_new_tokens)
-            return self._transcribe_fitted(samples, language, hints, max_new_tokens)
+            return self._transcribe_fitted(
+                samples, language, hints, max_new_tokens, max(0, alternatives)
+            )
         except Exception as exc:  # never echo the audio's words: the type only
             raise AsrError(AsrErrorKind.FAILED, f"faster-whisper: {type(exc).__name__}") from exc
 
     def _transcribe_fitted(
-        self, samples: np.ndarray, language: str | None, hints: Sequence[str], max_new_tokens: int
+        self,
+        samples: np.ndarray,
+        language: str | None,
+        hints: Sequence[str],
+        max_new_tokens: int,
+        alternatives: int,
     ) -> Transcript:
-        """One greedy decode over an encoder window fitted to the utterance."""
+        """One decode over an encoder window fitted to the utterance: greedy, or a beam search
+        keeping its runners-up when `alternatives` are wanted."""
         import ctranslate2
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -136,7 +151,9 @@ class FasterWhisperAsr:
         result = whisper.model.generate(
             encoded,
             [prompt],
-            beam_size=1,  # one greedy pass: latency over fallback re-decodes
+            # One pass, no temperature fallback: latency over re-decodes.
+            beam_size=max(ALTERNATIVES_BEAM, alternatives + 1) if alternatives else 1,
+            num_hypotheses=alternatives + 1,
             max_length=len(prompt) + max_new_tokens,
             return_scores=True,
             return_no_speech_prob=True,
@@ -149,7 +166,14 @@ class FasterWhisperAsr:
             return Transcript(text="", final=True, language=code, confidence=None)
         text = tokenizer.decode(tokens).strip()
         confidence = min(1.0, math.exp(avg_logprob)) if text else None
-        return Transcript(text=text, final=True, language=code, confidence=confidence)
+        others = (tokenizer.decode(ids).strip() for ids in result.sequences_ids[1:])
+        return Transcript(
+            text=text,
+            final=True,
+            language=code,
+            confidence=confidence,
+            alternatives=tuple(o for o in dict.fromkeys(others) if o and o != text),
+        )
 
     def _transcribe_windows(
         self, samples: np.ndarray, language: str | None, hints: Sequence[str], max_new_tokens: int

@@ -38,9 +38,9 @@ from conversation.protocol import (
     Text,
     Transcript,
 )
-from conversation.reply.pipeline import answer, run_turn, understand
+from conversation.reply.pipeline import answer, find_entry, run_turn, understand
 from conversation.reply.turn import Turn, TurnContext, idle_index_now
-from conversation.voice.voice_input import Utterance, VoiceInput, VoiceSetup
+from conversation.voice.voice_input import Heard, Utterance, VoiceInput, VoiceSetup
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class Session:
             heard = await utterance.recognize()
             turn.stage_ms.update(heard.stage_ms)
             if started is not None and guessed is not None:
-                turn, started = await self._confirm(turn, heard.text, guessed, started)
+                turn, started = await self._confirm(turn, heard, guessed, started)
         except BaseException:
             if started is not None:
                 await cancel_and_wait(started)
@@ -209,7 +209,7 @@ class Session:
                     await self.gate.move_locked(TurnState.IDLE)  # nothing was said after all
                     self.gate.turn = None
             return
-        turn.text = heard.text
+        turn.text, turn.readings = heard.text, heard.alternatives
         if heard.language in self.context.avatar.languages:
             turn.language = heard.language
         elif heard.language is not None:
@@ -221,13 +221,12 @@ class Session:
         await self._finish(turn)
 
     async def _confirm(
-        self, turn: Turn, text: str, guessed: FaqMatch, started: asyncio.Task[None]
+        self, turn: Turn, heard: Heard, guessed: FaqMatch, started: asyncio.Task[None]
     ) -> tuple[Turn, asyncio.Task[None] | None]:
-        """The started answer stands if the same entry answers `text`; else it is stopped
-        (`interrupted`, reason revised) and a new turn goes on without it."""
-        final = (
-            await asyncio.to_thread(self.context.faq.match, text, turn.language) if text else None
-        )
+        """The started answer stands if the same entry answers what was `heard`; else it is
+        stopped (`interrupted`, reason revised) and a new turn goes on without it."""
+        text = heard.text
+        final = await find_entry(self.context, text, turn.language, heard.alternatives)
         if final is not None and final.entry_id == guessed.entry_id:
             turn.stage_ms["preempted"] = 1.0
             return turn, started

@@ -113,7 +113,9 @@ def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnCo
 def build_voice(setup: SessionSetup, channel: str) -> VoiceSetup:
     """How the session hears: where recognition runs, on the process's shared VAD model."""
     recognizer = (
-        QueueRecognizer(channel) if settings.ASR_LOCATION == "speech" else models.local_recognizer()
+        QueueRecognizer(channel, alternatives=settings.ASR_ALTERNATIVES)
+        if settings.ASR_LOCATION == "speech"
+        else models.local_recognizer()
     )
     # The questions alone: with every paraphrase too, Whisper base starts writing FAQ phrases
     # it did not hear (on the spoken test set: WER 32.8 % with the questions, 37.6 % with all).

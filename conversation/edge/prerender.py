@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from channels import DEFAULT_CHANNEL_LAYER
@@ -39,7 +40,7 @@ class KnownAnswer:
     def __init__(self, entry_id: int, answer: str) -> None:
         self.entry_id, self.answer = entry_id, answer
 
-    def match(self, question: str, language: str) -> FaqMatch:
+    def match(self, question: str, language: str, readings: Sequence[str] = ()) -> FaqMatch:
         return FaqMatch(entry_id=self.entry_id, answer=self.answer, score=1.0)
 
 

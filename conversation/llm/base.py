@@ -75,8 +75,9 @@ class FaqMatch:
 
 
 class FaqMatcher(Protocol):
-    def match(self, question: str, language: str) -> FaqMatch | None:
-        """The entry that answers the question, or None. Synchronous: callers use a thread."""
+    def match(self, question: str, language: str, readings: Sequence[str] = ()) -> FaqMatch | None:
+        """The entry that answers the question, or None. Synchronous: callers use a thread.
+        `readings`: other readings of a spoken question; the entry may be found in any."""
         ...
 
 

@@ -104,16 +104,18 @@ class FaqAnswerer:
             if self._semantic_for(lang, lang):
                 self._semantic_scores(pool, ["warm up"])
 
-    def match(self, question: str, language: str) -> FaqMatch | None:
+    def match(self, question: str, language: str, readings: Sequence[str] = ()) -> FaqMatch | None:
         """The best entry scoring above the threshold, or None. Synchronous, a few ms warm.
 
         The question is scored as customers say it (conversation/llm/phrasing.py): without
         fillers and greetings, as a whole and sentence by sentence, each entry by its best part.
+        Other `readings` of a spoken question (a recognizer's runners-up) add their parts: a
+        word the best reading misheard may be right in another.
         """
         asked = primary_language(language)
         lang = asked if asked in self._pools else self.language
         pool = self._pools.get(lang)
-        parts = scored_parts(question)
+        parts = list(dict.fromkeys(p for text in (question, *readings) for p in scored_parts(text)))
         if pool is None or not parts:
             return None
         texts = [text for text, _ in parts]

@@ -3,6 +3,7 @@ answers a question itself, and the LLM that answers the rest (none: the polite h
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from conversation.llm.base import FaqMatch, FaqMatcher, LlmBackend
@@ -27,8 +28,8 @@ class StrongMatches:
         self.faq = faq
         self.threshold = threshold
 
-    def match(self, question: str, language: str) -> FaqMatch | None:
-        found = self.faq.match(question, language)
+    def match(self, question: str, language: str, readings: Sequence[str] = ()) -> FaqMatch | None:
+        found = self.faq.match(question, language, readings)
         return found if found is not None and found.score >= self.threshold else None
 
 
@@ -90,5 +91,5 @@ def build_answering(
 
 
 class _NoMatches:
-    def match(self, question: str, language: str) -> FaqMatch | None:
+    def match(self, question: str, language: str, readings: Sequence[str] = ()) -> FaqMatch | None:
         return None

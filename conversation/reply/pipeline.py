@@ -10,6 +10,7 @@ every stage at once; they pass sentences over a queue and chunks through the rep
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from avatars.clip_keys import canned_clip_key
@@ -31,9 +32,16 @@ async def run_turn(turn: Turn, ctx: TurnContext) -> None:
 
 async def understand(turn: Turn, ctx: TurnContext) -> FaqMatch | None:
     """The FAQ entry that answers the turn's text, if one does (the one match per question)."""
-    match = await asyncio.to_thread(ctx.faq.match, turn.text, turn.language)
+    match = await find_entry(ctx, turn.text, turn.language, turn.readings)
     turn.mark("understand_ms")
     return match
+
+
+async def find_entry(
+    ctx: TurnContext, text: str, language: str, readings: Sequence[str] = ()
+) -> FaqMatch | None:
+    """The FAQ entry that answers `text` or one of its other `readings`; None without text."""
+    return await asyncio.to_thread(ctx.faq.match, text, language, readings) if text else None
 
 
 async def answer(turn: Turn, ctx: TurnContext, match: FaqMatch | None) -> None:

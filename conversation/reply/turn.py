@@ -60,6 +60,9 @@ class Turn:
     input_kind: str = "text"
     # Recognised in a language the avatar does not speak: it answers politely in `language`.
     heard_language: str | None = None
+    # Other readings of a spoken question (the recognizer's runners-up): the FAQ match may
+    # find it in one of them. Words, like `text`: never in the turn record.
+    readings: tuple[str, ...] = field(default=(), repr=False)
     cancelled: bool = False
     cache_hit: bool = False
     fallbacks: list[Fallback] = field(default_factory=list)

@@ -63,7 +63,9 @@ def local_recognizer() -> SpeechRecognizer:
             _local = (
                 ProcessRecognizer(backend)
                 if isinstance(asr, PocketsphinxAsr)
-                else LocalRecognizer(asr, slots=settings.ASR_DECODES)
+                else LocalRecognizer(
+                    asr, slots=settings.ASR_DECODES, alternatives=settings.ASR_ALTERNATIVES
+                )
             )
         return _local
 

@@ -38,12 +38,19 @@ class SpeechRecognizer(Protocol):
     ) -> Transcript: ...
 
 
+def wanted_alternatives(priority: Priority, alternatives: int) -> int:
+    """Other readings are worth their cost for the transcript that is answered, not a partial."""
+    return alternatives if priority is Priority.FINAL else 0
+
+
 class LocalRecognizer:
     """The ASR model resident in this process; decodes run in threads, off the event loop and
-    off the GIL (CTranslate2 releases it), at most `slots` at once, finals first."""
+    off the GIL (CTranslate2 releases it), at most `slots` at once, finals first. A final
+    transcript comes with up to `alternatives` other readings."""
 
-    def __init__(self, backend: AsrBackend, *, slots: int = 1) -> None:
+    def __init__(self, backend: AsrBackend, *, slots: int = 1, alternatives: int = 0) -> None:
         self.backend = backend
+        self.alternatives = alternatives
         self.slots = DecodeSlots(slots)
         self._threads = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="asr")
 
@@ -56,7 +63,11 @@ class LocalRecognizer:
         priority: Priority = Priority.FINAL,
     ) -> Transcript:
         work = functools.partial(
-            self.backend.transcribe, audio, language=language, hints=tuple(hints)
+            self.backend.transcribe,
+            audio,
+            language=language,
+            hints=tuple(hints),
+            alternatives=wanted_alternatives(priority, self.alternatives),
         )
         return await self.slots.run(priority, self._threads, work)
 
@@ -70,8 +81,9 @@ class ProcessRecognizer:
     must be importable by name (a module-level function).
     """
 
-    def __init__(self, build: Callable[[], AsrBackend]) -> None:
+    def __init__(self, build: Callable[[], AsrBackend], *, alternatives: int = 0) -> None:
         self.build = build
+        self.alternatives = alternatives
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._slots = DecodeSlots(1)  # one child: finals go to it before partials
@@ -91,7 +103,7 @@ class ProcessRecognizer:
     def warm(self) -> None:
         """Start the child and load its model now, before the first customer speaks."""
         silence = np.zeros(3200, dtype=np.int16)
-        self._executor().submit(_child_transcribe, silence, None, ()).result()
+        self._executor().submit(_child_transcribe, silence, None, (), 0).result()
 
     async def recognize(
         self,
@@ -102,7 +114,13 @@ class ProcessRecognizer:
         priority: Priority = Priority.FINAL,
     ) -> Transcript:
         pool = self._executor()
-        work = functools.partial(_child_transcribe, audio, language, tuple(hints))
+        work = functools.partial(
+            _child_transcribe,
+            audio,
+            language,
+            tuple(hints),
+            wanted_alternatives(priority, self.alternatives),
+        )
         try:
             return await self._slots.run(priority, pool, work)
         except BrokenProcessPool:
@@ -135,18 +153,21 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _child_transcribe(
-    audio: np.ndarray, language: str | None, hints: tuple[str, ...]
+    audio: np.ndarray, language: str | None, hints: tuple[str, ...], alternatives: int
 ) -> Transcript:
     assert _child_backend is not None
-    return _child_backend.transcribe(audio, language=language, hints=hints)
+    return _child_backend.transcribe(
+        audio, language=language, hints=hints, alternatives=alternatives
+    )
 
 
 class QueueRecognizer:
     """The ASR model resident on a speech worker; the answer comes back to `channel`."""
 
-    def __init__(self, channel: str, *, timeout_s: float = 15.0) -> None:
+    def __init__(self, channel: str, *, timeout_s: float = 15.0, alternatives: int = 0) -> None:
         self.channel = channel
         self.timeout_s = timeout_s
+        self.alternatives = alternatives
         self._waiting: dict[str, asyncio.Future[AsrResult]] = {}
 
     async def recognize(
@@ -163,6 +184,7 @@ class QueueRecognizer:
             audio=audio.tobytes(),
             language=language,
             hints=tuple(hints),
+            alternatives=wanted_alternatives(priority, self.alternatives),
         )
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[AsrResult] = loop.create_future()
@@ -177,7 +199,13 @@ class QueueRecognizer:
             self._waiting.pop(request.request_id, None)
         if result.error:
             raise AsrError(AsrErrorKind.FAILED, f"speech worker: {result.error}")
-        return Transcript(text=result.text, final=True, language=result.language, confidence=None)
+        return Transcript(
+            text=result.text,
+            final=True,
+            language=result.language,
+            confidence=None,
+            alternatives=tuple(result.alternatives),
+        )
 
     def on_result(self, result: AsrResult) -> None:
         answer = self._waiting.get(result.request_id)

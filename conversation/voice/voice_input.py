@@ -90,6 +90,7 @@ class Heard:
     text: str
     language: str | None
     stage_ms: dict[str, float]
+    alternatives: tuple[str, ...] = ()  # other readings of the same audio
 
 
 @dataclass
@@ -124,7 +125,12 @@ class Utterance:
         now = time.monotonic()
         stage_ms["asr_ms"] = round((now - started) * 1000, 2)
         stage_ms["asr_wait_ms"] = round((now - self.decided_at) * 1000, 2)
-        return Heard(text=result.text.strip(), language=result.language, stage_ms=stage_ms)
+        return Heard(
+            text=result.text.strip(),
+            language=result.language,
+            stage_ms=stage_ms,
+            alternatives=result.alternatives,
+        )
 
     def judged_complete(self) -> None:
         """The question is whole (the end-of-turn model, or its transcript, says so): its

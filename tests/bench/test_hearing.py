@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ class ByText:
     def __init__(self, entries: dict[str, int]) -> None:
         self.entries = entries
 
-    def match(self, question: str, language: str) -> FaqMatch | None:
+    def match(self, question: str, language: str, readings: Sequence[str] = ()) -> FaqMatch | None:
         entry = self.entries.get(question)
         return None if entry is None else FaqMatch(entry_id=entry, answer="", score=1.0)
 

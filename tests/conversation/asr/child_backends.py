@@ -16,7 +16,12 @@ class WhereAsr:
     name = "where"
 
     def transcribe(
-        self, audio: np.ndarray, *, language: str | None, hints: Sequence[str] = ()
+        self,
+        audio: np.ndarray,
+        *,
+        language: str | None,
+        hints: Sequence[str] = (),
+        alternatives: int = 0,
     ) -> Transcript:
         if len(audio) and audio[0] == 1:
             os._exit(3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conversation.asr.packaged import MODEL_BYTES, PackagedModelError, whisper_base
@@ -45,3 +46,42 @@ def test_the_default_recognizer_is_whisper_base_from_its_packages() -> None:
         espeak_pcm16("When do you open on Sunday?", silence_after=0.3), language="en"
     )
     assert heard.text.lower().strip(" .?") == "when do you open on sunday"
+
+
+def test_a_final_transcript_brings_other_readings_and_a_partial_does_not() -> None:
+    backend, _ = build_asr(None, device="cpu", compute_type="int8", models_dir=MODELS)
+    audio = espeak_pcm16("Do you ship to Canada?", voice="en-gb-scotland", silence_after=0.3)
+
+    greedy = backend.transcribe(audio, language="en")
+    searched = backend.transcribe(audio, language="en", alternatives=4)
+
+    assert greedy.alternatives == ()
+    assert searched.text
+    assert 1 <= len(searched.alternatives) <= 4
+    assert searched.text not in searched.alternatives
+    assert len(set(searched.alternatives)) == len(searched.alternatives)
+    assert all(reading.strip() == reading and reading for reading in searched.alternatives)
+
+
+def test_a_long_utterance_is_heard_across_windows() -> None:
+    """Past 26 s the fitted window gives way to faster-whisper's own 30 s windows."""
+    backend, _ = build_asr(None, device="cpu", compute_type="int8", models_dir=MODELS)
+    said = [
+        "I bought a kettle on Monday and it has not arrived yet.",
+        "The tracking page says it left the warehouse on Tuesday morning.",
+        "My neighbour got her parcel from you in two days.",
+        "I paid for express delivery, so I expected it by Wednesday.",
+        "Could you please check where my order is right now?",
+        "I would also like to know whether I can return the kettle if it is broken.",
+        "And do you sell replacement lids for the same model?",
+        "The old lid cracked last winter when my son dropped it on the kitchen floor.",
+        "If you do, please tell me the price, and whether the delivery is free.",
+    ]
+    audio = np.concatenate([espeak_pcm16(s, silence_after=0.6) for s in said])
+    assert len(audio) > 27 * 16000
+
+    heard = backend.transcribe(audio, language="en", alternatives=4)
+
+    words = heard.text.lower()
+    assert all(word in words for word in ("kettle", "tracking", "express", "lids")), words
+    assert heard.alternatives == ()  # one reading in that mode

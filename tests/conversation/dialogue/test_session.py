@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -60,7 +60,7 @@ class ScriptedLlm:
         self.fail_with, self.faq = fail_with, faq or {}
         self.closed = 0
 
-    def match(self, question: str, language: str) -> FaqMatch | None:
+    def match(self, question: str, language: str, readings: Sequence[str] = ()) -> FaqMatch | None:
         answer = self.faq.get(question)
         return FaqMatch(entry_id=7, answer=answer, score=0.9) if answer else None
 
@@ -733,7 +733,7 @@ class EntryFaq(ScriptedLlm):
         super().__init__(["Let me check."])
         self.entries = entries
 
-    def match(self, question: str, language: str) -> FaqMatch | None:
+    def match(self, question: str, language: str, readings: Sequence[str] = ()) -> FaqMatch | None:
         found = self.entries.get(question)
         return FaqMatch(entry_id=found[0], answer=found[1], score=0.9) if found else None
 

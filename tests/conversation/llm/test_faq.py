@@ -382,3 +382,14 @@ def test_the_model_is_loaded_once_per_process(demo_faq: FaqAnswerer) -> None:
 def test_empty_faq_and_blank_questions_do_not_match(demo_faq: FaqAnswerer) -> None:
     assert FaqAnswerer([]).match("anything", "en") is None
     assert demo_faq.match("   ", "en") is None
+
+
+def test_another_reading_of_a_spoken_question_can_find_its_entry(demo_faq: FaqAnswerer) -> None:
+    misheard = "Do you really not understand?"  # what a recognizer wrote for "deliver to the UK"
+    assert demo_faq.match(misheard, "en") is None
+
+    found = demo_faq.match(misheard, "en", ["Do you really understand?", "Do you deliver to UK?"])
+
+    assert found is not None
+    assert found.entry_id == demo_faq.match("Do you ship internationally?", "en").entry_id  # type: ignore[union-attr]
+    assert demo_faq.match(misheard, "en", ["Do you really understand me?"]) is None

@@ -111,3 +111,50 @@ async def test_a_cancelled_waiter_gives_its_turn_to_the_next() -> None:
         assert await first == "a" and await after == "c"
         assert gone.cancelled()
     assert slots.running == 0 and slots.waiting == 0
+
+
+class ReadingsAsr:
+    """A backend that reports how many other readings each decode was asked for."""
+
+    name = "readings"
+
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    def transcribe(self, audio, *, language, hints=(), alternatives=0):  # type: ignore[no-untyped-def]
+        from conversation.asr.base import Transcript
+
+        self.asked.append(alternatives)
+        others = tuple(f"reading {i}" for i in range(1, alternatives + 1))
+        return Transcript("reading 0", True, language, None, alternatives=others)
+
+
+async def test_only_a_final_transcript_asks_for_other_readings() -> None:
+    import numpy as np
+
+    from conversation.voice.recognizer import LocalRecognizer
+
+    backend = ReadingsAsr()
+    recognizer = LocalRecognizer(backend, alternatives=3)
+    audio = np.zeros(1600, dtype=np.int16)
+
+    final = await recognizer.recognize(audio, language="en", hints=())
+    partial = await recognizer.recognize(audio, language="en", hints=(), priority=Priority.PARTIAL)
+
+    assert backend.asked == [3, 0]
+    assert final.alternatives == ("reading 1", "reading 2", "reading 3")
+    assert partial.alternatives == ()
+
+
+def test_a_recognition_result_carries_its_readings_over_the_channel_layer() -> None:
+    import msgpack
+
+    from contracts.messages import AsrResult, MessageError
+
+    sent = AsrResult("r-1", text="best", language="en", alternatives=("second", "third"))
+    wire = msgpack.unpackb(msgpack.packb(sent.encode()))  # tuples travel as lists
+
+    assert AsrResult.decode(wire) == sent
+    assert AsrResult.decode({"request_id": "r-2", "text": "x"}).alternatives == ()
+    with pytest.raises(MessageError):
+        AsrResult.decode({**wire, "alternatives": [1, 2]})
