@@ -18,6 +18,7 @@ RENDER_TASK = "lipsync_worker.tasks.render_chunk"  # kwargs: RenderRequest
 BAKE_TASK = "lipsync_worker.tasks.bake_avatar"  # kwargs: avatar_id
 TRANSCRIBE_TASK = "conversation.tasks.transcribe_utterance"  # kwargs: TranscribeRequest
 PRERENDER_TASK = "conversation.tasks.prerender_faq_clip"  # kwargs: avatar_id, faq_entry_id
+HANDOFF_WEBHOOK_TASK = "handoff.tasks.deliver_webhook"  # kwargs: hand_off_id (never any text)
 
 # Per-turn cancel flags and per-task revoke marks in Redis: the gateway sets them, lipsync
 # workers read them before a chunk starts and between batches.
