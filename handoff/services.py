@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from avatars.models import FAQEntry
 from avatarsite.celery import app as celery_app
 from contracts.messages import HANDOFF_WEBHOOK_TASK
 from handoff import metrics
@@ -62,8 +63,8 @@ def handoff_open(
     )
     hand_off.full_clean()
     hand_off.save()
-    if faq_entry_ids:
-        hand_off.faq_topics.set(faq_entry_ids)
+    if faq_entry_ids:  # entries deleted since the session read them are left out
+        hand_off.faq_topics.set(FAQEntry.objects.filter(pk__in=faq_entry_ids))
     metrics.OPENED.labels(reason).inc()
     log.info("hand-off %s opened (%s)", hand_off.pk, reason)
     if hooked:
@@ -174,7 +175,9 @@ def webhook_claim(*, hand_off_id: str, retry: bool) -> WebhookJob | None:
     wanted = HandOff.Webhook.SENDING if retry else HandOff.Webhook.PENDING
     if hand_off is None or hand_off.webhook != wanted:
         return None
-    policy = HandOffPolicy.objects.filter(avatar_id=hand_off.avatar_id).first()
+    policy = None
+    if hand_off.avatar_id is not None:
+        policy = HandOffPolicy.objects.filter(avatar_id=hand_off.avatar_id).first()
     if policy is None or not policy.webhook_url:
         hand_off.webhook = HandOff.Webhook.NONE
         hand_off.save(update_fields=["webhook"])

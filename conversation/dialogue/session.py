@@ -29,6 +29,7 @@ from conversation.protocol import (
     AudioStart,
     AudioStop,
     ErrorCode,
+    HandOffConsent,
     Interrupt,
     Interrupted,
     InterruptReason,
@@ -125,7 +126,7 @@ class Session:
                 raise ProtocolError(ErrorCode.NOT_READY, "send audio_start before audio")
             await self._input.push(message.pcm, received)
         elif isinstance(message, Text):
-            if await self._admit_turn(received):
+            if await self._turn_rate.admit_or_tell(received, self.gate.send):
                 await self._interrupt(InterruptReason.NEW_UTTERANCE, received)
                 turn = await self._open_turn(message.text, received, TurnState.THINKING, "text")
                 self._launch(turn, lambda: self._answer(turn))
@@ -145,19 +146,14 @@ class Session:
                 await self.gate.move(TurnState.IDLE)
         elif isinstance(message, Ping):
             await self.gate.send(Pong(nonce=message.nonce))
+        elif isinstance(message, HandOffConsent):
+            await self.context.triage.handle(message)
         # Hello: the version is checked by the consumer before the session sees it.
-
-    async def _admit_turn(self, received: float) -> bool:
-        if self._turn_rate.admit(received):
-            return True
-        if (refusal := self._turn_rate.refusal(received)) is not None:
-            await self.gate.send(refusal.to_message())
-        return False
 
     # --- voice (RecognitionHooks) ----------------------------------------------------------
 
     async def on_start_of_speech(self, received: float) -> bool:
-        if not await self._admit_turn(received):
+        if not await self._turn_rate.admit_or_tell(received, self.gate.send):
             return False  # this utterance is not heard; no barge-in
         # The user talks: whatever the avatar was doing stops (barge-in), and we listen.
         await self._interrupt(InterruptReason.SPEECH, received)
@@ -355,4 +351,5 @@ class Session:
             self._record(turn, interrupted=True, barge_in_ms=None)
         elif self._turn_task is not None:
             await cancel_and_wait(self._turn_task)
+        await self.context.triage.leave()  # an open hand-off ends as abandoned
         await self.recorder.drain()
