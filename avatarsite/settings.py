@@ -190,6 +190,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 25},  # a sweep nobody ran in time is replaced by the next one
     },
+    "send-due-handoff-webhooks": {
+        "task": "handoff.tasks.send_due_webhooks",
+        "schedule": 15.0,
+        "options": {"expires": 14},
+    },
     "purge-turn-records": {
         "task": "avatars.tasks.purge_turn_records",
         "schedule": 24 * 3600.0,

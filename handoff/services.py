@@ -31,11 +31,9 @@ class HandOffUnavailable(Exception):
     """The hand-off cannot be taken or given back by this person now (say why, in plain words)."""
 
 
-def _send_webhook(hand_off_id: str, *, countdown: float = 0.0) -> None:
+def _send_webhook(hand_off_id: str) -> None:
     transaction.on_commit(
-        lambda: celery_app.send_task(
-            HANDOFF_WEBHOOK_TASK, kwargs={"hand_off_id": hand_off_id}, countdown=countdown
-        )
+        lambda: celery_app.send_task(HANDOFF_WEBHOOK_TASK, kwargs={"hand_off_id": hand_off_id})
     )
 
 
@@ -50,7 +48,7 @@ def handoff_open(
     faq_entry_ids: Sequence[int] = (),
 ) -> HandOff:
     """A new ticket, waiting; its webhook goes out once the customer answered the transcript
-    question, or after HANDOFF_CONSENT_WAIT_S without an answer."""
+    question, or after HANDOFF_CONSENT_WAIT_S without an answer (`webhooks_due`)."""
     policy = HandOffPolicy.objects.filter(avatar_id=avatar_id).first()
     hooked = policy is not None and bool(policy.webhook_url)
     hand_off = HandOff(
@@ -67,8 +65,6 @@ def handoff_open(
         hand_off.faq_topics.set(FAQEntry.objects.filter(pk__in=faq_entry_ids))
     metrics.OPENED.labels(reason).inc()
     log.info("hand-off %s opened (%s)", hand_off.pk, reason)
-    if hooked:
-        _send_webhook(str(hand_off.pk), countdown=settings.HANDOFF_CONSENT_WAIT_S)
     return hand_off
 
 
@@ -155,6 +151,17 @@ def _end(hand_off: HandOff, status: str) -> HandOff:
     if status == HandOff.Status.CLOSED:
         metrics.TIME_TO_CLOSE.observe((hand_off.closed_at - hand_off.created_at).total_seconds())
     return hand_off
+
+
+def webhooks_due(*, at: datetime | None = None) -> int:
+    """Send the webhooks still waiting for an answer HANDOFF_CONSENT_WAIT_S after their
+    hand-off opened (run by beat every few seconds); returns how many were sent."""
+    cutoff = (at or timezone.now()) - timedelta(seconds=settings.HANDOFF_CONSENT_WAIT_S)
+    due = HandOff.objects.filter(webhook=HandOff.Webhook.PENDING, created_at__lte=cutoff)
+    ids = [str(pk) for pk in due.values_list("pk", flat=True)[:500]]
+    for hand_off_id in ids:
+        celery_app.send_task(HANDOFF_WEBHOOK_TASK, kwargs={"hand_off_id": hand_off_id})
+    return len(ids)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from handoff import selectors, services, webhook
 
 log = logging.getLogger(__name__)
 
+DUE_TASK = "handoff.tasks.send_due_webhooks"
+
 
 def backoff_s(attempt: int) -> float:
     """Seconds before attempt `attempt + 1`: the base, doubled each time, at most 10 minutes."""
@@ -53,3 +55,9 @@ def deliver_webhook(self: Task, hand_off_id: str) -> None:
     )
     if not outcome.delivered and not last:
         raise self.retry(countdown=backoff_s(job.attempt))
+
+
+@shared_task(name=DUE_TASK, ignore_result=True)
+def send_due_webhooks() -> int:
+    """Webhooks whose customer never answered the transcript question go out without it."""
+    return services.webhooks_due()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from avatars.models import FAQEntry
+from contracts.messages import HANDOFF_WEBHOOK_TASK
 from handoff import selectors, services
 from handoff.models import HandOff, HandOffPolicy, TranscriptLine
 from tests.avatars.factories import make_avatar
@@ -101,3 +106,41 @@ def test_rules_of_an_avatar() -> None:
     assert rules.faq_entry_ids == frozenset({entry.pk})
     assert rules.keywords == ("complaint", "lawyer")
     assert selectors.rules_for(make_avatar("other").pk) == selectors.HandOffRules()
+
+
+def queued_ids(redis_client) -> list[str]:
+    """Hand-off ids of the webhook deliveries waiting on the speech queue."""
+    found = []
+    for raw in redis_client.lrange("speech", 0, -1):
+        message = json.loads(raw)
+        if message["headers"]["task"] == HANDOFF_WEBHOOK_TASK:
+            found.append(message["headers"]["kwargsrepr"].split("'")[3])
+    return found
+
+
+def test_the_webhook_goes_when_consent_is_answered_or_the_wait_ran_out(redis_client) -> None:
+    avatar = make_avatar()
+    HandOffPolicy.objects.create(avatar=avatar, webhook_url="https://hooks.example.com/in")
+    answered, unanswered, recent = open_handoff(avatar), open_handoff(avatar), open_handoff(avatar)
+    silent = open_handoff()  # its avatar has no webhook
+    assert queued_ids(redis_client) == []  # nothing goes before the answer or the wait
+
+    services.handoff_consent_record(hand_off_id=str(answered.pk), given=False)
+    assert queued_ids(redis_client) == [str(answered.pk)]
+
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    HandOff.objects.filter(pk__in=[unanswered.pk, silent.pk]).update(created_at=an_hour_ago)
+    assert services.webhooks_due() == 1
+    assert sorted(queued_ids(redis_client)) == sorted([str(answered.pk), str(unanswered.pk)])
+    assert recent.webhook == HandOff.Webhook.PENDING
+
+
+def test_a_delivery_is_claimed_once() -> None:
+    avatar = make_avatar()
+    HandOffPolicy.objects.create(avatar=avatar, webhook_url="https://hooks.example.com/in")
+    hand_off = open_handoff(avatar)
+
+    job = services.webhook_claim(hand_off_id=str(hand_off.pk), retry=False)
+    assert job is not None and job.attempt == 1 and job.timeout_s == 5.0
+    assert services.webhook_claim(hand_off_id=str(hand_off.pk), retry=False) is None
+    assert services.webhook_claim(hand_off_id=str(hand_off.pk), retry=True) is not None
