@@ -279,25 +279,48 @@ class HandOffChanged:
 
 @dataclass(frozen=True, slots=True)
 class AgentSays:
-    """The agent's words for the customer: spoken by the avatar, or shown as plain chat."""
+    """The agent's words, for the avatar to speak to the customer in its voice."""
 
     TYPE: ClassVar[str] = "handoff.say"
-    input_kind: ClassVar[str] = "agent"  # a session answers it as a turn of this kind
+    input_kind: ClassVar[str] = "agent"  # a session speaks it as a turn of this kind
 
     hand_off_id: str
     agent: str
     text: str
-    spoken: bool = True
 
     def encode(self) -> dict[str, Any]:
         return {"type": self.TYPE, **_kwargs_of(self)}
 
     @classmethod
     def decode(cls, message: Mapping[str, Any]) -> AgentSays:
-        says: AgentSays = _from(cls, message)
-        if not isinstance(says.text, str) or not says.text.strip():
-            raise MessageError("malformed agent message")
-        return says
+        return _agent_words(cls, message)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentChat:
+    """The agent's words as plain chat: shown to the customer, not spoken."""
+
+    TYPE: ClassVar[str] = "handoff.chat"
+
+    hand_off_id: str
+    agent: str
+    text: str
+
+    def encode(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **_kwargs_of(self)}
+
+    @classmethod
+    def decode(cls, message: Mapping[str, Any]) -> AgentChat:
+        return _agent_words(cls, message)
+
+
+def _agent_words(cls: type, message: Mapping[str, Any]) -> Any:
+    words = _from(cls, message)
+    if not all(isinstance(v, str) for v in (words.hand_off_id, words.agent, words.text)):
+        raise MessageError("malformed agent message")
+    if not words.text.strip():
+        raise MessageError("an agent message without words")
+    return words
 
 
 @dataclass(frozen=True, slots=True)

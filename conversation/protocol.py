@@ -8,7 +8,7 @@ import enum
 import json
 import struct
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 import numpy as np
@@ -94,6 +94,7 @@ class Hello(_ClientMessage):
 
 class Text(_ClientMessage):
     type: Literal["text"]
+    input_kind: ClassVar[str] = "text"  # the turn it opens (an agent's words open "agent")
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
     @field_validator("text")

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from contracts.messages import AgentChat, DeskNotice
 from conversation.handoff.phrases import (
     Reason,
     already_line,
@@ -28,7 +29,13 @@ from conversation.handoff.phrases import (
     same_question,
 )
 from conversation.llm.base import FaqMatch
-from conversation.protocol import ErrorCode, HandOffConsent, HandOffNotice, ProtocolError
+from conversation.protocol import (
+    AgentMessage,
+    ErrorCode,
+    HandOffConsent,
+    HandOffNotice,
+    ProtocolError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -185,11 +192,38 @@ class Triage:
                 )
 
     async def handle(self, message: Any) -> None:
-        """A hand-off message from the client (consent)."""
+        """A hand-off message: the client's consent, or the console's take-over and chat."""
         if isinstance(message, HandOffConsent):
             if self.hand_off_id is None or str(message.handoff_id) != self.hand_off_id:
                 raise ProtocolError(ErrorCode.NOT_READY, "no such hand-off in this session")
             await self.record_consent(message.consent)
+        elif self.hand_off_id is None or message.hand_off_id != self.hand_off_id:
+            log.info("a console message for a hand-off this session no longer has: dropped")
+        elif isinstance(message, DeskNotice):
+            await self._desk_notice(message)
+        elif isinstance(message, AgentChat) and self.agent_holds:
+            await self.send(
+                AgentMessage(
+                    handoff_id=UUID(message.hand_off_id), agent=message.agent, text=message.text
+                )
+            )
+            await self.noted(agent=message.text)
+
+    async def _desk_notice(self, notice: DeskNotice) -> None:
+        """A person took the conversation (the avatar only says their words from now on), or
+        gave it back (the hand-off is over; a new one may open)."""
+        hand_off_id = UUID(notice.hand_off_id)
+        if notice.status == "taken":
+            self.agent = notice.agent or "Agent"
+            await self.send(
+                HandOffNotice(
+                    handoff_id=hand_off_id, status="taken", consent=self.consent, agent=self.agent
+                )
+            )
+        else:
+            self.agent = self.hand_off_id = self._opening = None
+            self.consent = None
+            await self.send(HandOffNotice(handoff_id=hand_off_id, status="closed"))
 
     async def leave(self) -> None:
         """The customer left: an open hand-off ends as abandoned."""

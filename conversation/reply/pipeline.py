@@ -26,6 +26,11 @@ from conversation.tts.select import AvatarVoice
 async def run_turn(turn: Turn, ctx: TurnContext) -> None:
     """Answer the turn's text. Raises CancelledError when the turn is interrupted."""
     triage = ctx.triage
+    if turn.input_kind == "agent":  # a person's words, in the avatar's voice
+        if triage.agent_holds:
+            await _reply(turn, ctx, turn.text)
+            await triage.noted(agent=turn.text)
+        return
     if turn.heard_language is not None:  # spoken in a language the avatar does not speak
         await _reply(turn, ctx, unsupported_language_answer(turn.language))
         return

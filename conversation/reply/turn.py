@@ -86,6 +86,12 @@ class Turn:
         if kind not in self.fallbacks:
             self.fallbacks.append(kind)
 
+    def exchange(self) -> list[ChatTurn]:
+        """What the turn adds to the conversation's history (an LLM's context): the question
+        and the answer, or only the words a person had the avatar say."""
+        said = [ChatTurn("user", self.text)] if self.input_kind != "agent" else []
+        return [turn for turn in [*said, ChatTurn("assistant", self.answer_text)] if turn.text]
+
     def end_marker(self) -> MediaChunk:
         """The media message after the last chunk the client got."""
         return MediaChunk(turn_id=self.turn_id, seq=self.end_seq, end=True)
