@@ -12,6 +12,9 @@ from django.test import Client
 from handoff import services
 from handoff.models import HandOff
 from tests.avatars.factories import make_avatar
+from tests.conversation.conftest import demo_avatar
+
+__all__ = ["demo_avatar"]  # the baked demo avatar, for the live tests here
 
 
 @pytest.fixture(autouse=True)
