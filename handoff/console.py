@@ -58,7 +58,16 @@ class GiveBack(_Command):
     type: Literal["give_back"]
 
 
-Command = Annotated[Watch | Take | Say | GiveBack, Field(discriminator="type")]
+class Refresh(BaseModel):
+    """The list again: group messages can be lost (dropped over capacity, or expired), so the
+    page asks now and then as well."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    type: Literal["refresh"]
+
+
+Command = Annotated[Watch | Take | Say | GiveBack | Refresh, Field(discriminator="type")]
 commands: TypeAdapter[Command] = TypeAdapter(Command)
 
 
@@ -144,6 +153,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             await self._say(command)
         elif isinstance(command, GiveBack):
             await self._give_back(command.handoff_id)
+        elif isinstance(command, Refresh):
+            await self._send_list()
+            if self.watching is not None:
+                await self._send_status(self.watching)
 
     # --- commands ------------------------------------------------------------------------
 
@@ -169,6 +182,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         notice = DeskNotice(hand_off_id, "taken", agent_name(self.user))
         await self.channel_layer.send(hand_off.channel_name, notice.encode())
         await self._announce(hand_off_id, hand_off.status)
+        await self._send_status(hand_off_id)
 
     async def _say(self, command: Say) -> None:
         hand_off = await _held_by(command.handoff_id, self.user)
@@ -192,6 +206,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             notice = DeskNotice(hand_off_id, "closed")
             await self.channel_layer.send(held.channel_name, notice.encode())
         await self._announce(hand_off_id, hand_off.status)
+        await self._send_status(hand_off_id)
 
     # --- channel-layer events ------------------------------------------------------------
 
@@ -201,8 +216,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         except MessageError:
             return
         await self._send_list()
-        if changed.hand_off_id == self.watching and (opened := await _opened(self.watching)):
-            await self.send_json({"type": "status", "handoff": opened["handoff"]})
+        if changed.hand_off_id == self.watching:
+            await self._send_status(self.watching)
 
     async def handoff_line(self, event: dict[str, Any]) -> None:
         try:
@@ -216,6 +231,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     async def _send_list(self) -> None:
         await self.send_json({"type": "list", "handoffs": await _open_list()})
+
+    async def _send_status(self, hand_off_id: str) -> None:
+        if hand_off_id == self.watching and (opened := await _opened(hand_off_id)):
+            await self.send_json({"type": "status", "handoff": opened["handoff"]})
 
     async def _announce(self, hand_off_id: str, status: str) -> None:
         message = HandOffChanged(hand_off_id, status).encode()

@@ -179,6 +179,9 @@ def test_watching_shows_the_transcript_only_with_consent_and_new_lines_live() ->
         await desk.line(str(private.pk), role="customer", text="not watched now", store=False)
         await desk.line(str(shared.pk), role="customer", text="are you there?", store=True)
         line = await next_of(socket, "line")
+        await socket.send_json_to({"type": "refresh"})  # what the page asks now and then
+        refreshed = await next_of(socket, "list")
+        refreshed_status = await next_of(socket, "status")
         await socket.send_json_to({"type": "watch", "handoff_id": "nonsense"})
         bad = await next_of(socket, "error")
         await socket.disconnect()
@@ -191,6 +194,8 @@ def test_watching_shows_the_transcript_only_with_consent_and_new_lines_live() ->
         {"role": "customer", "text": "my parcel never came"}
     ]
     assert got["line"] == {"type": "line", "role": "customer", "text": "are you there?"}
+    assert {h["id"] for h in got["refreshed"]["handoffs"]} == {str(shared.pk), str(private.pk)}
+    assert got["refreshed_status"]["handoff"]["id"] == str(shared.pk)
     assert got["bad"]["message"].startswith("handoff_id:")
     assert [line.text for line in shared.transcript.all()] == [
         "my parcel never came",

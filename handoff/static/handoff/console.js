@@ -22,6 +22,7 @@
     repeated: "asked twice",
     operator_rule: "operator rule",
   };
+  const REFRESH_S = 10;
   let socket = null;
   let current = null; // the hand-off open on the right
 
@@ -119,6 +120,9 @@
     reply.elements.text.value = "";
   });
 
+  // Live updates come over the channel layer, which may drop one under load: ask again now
+  // and then, so a waiting customer is never missed.
+  setInterval(() => send({ type: "refresh" }), REFRESH_S * 1000);
   window.AgentConsole = { current: () => current };
   connect();
 })();
