@@ -3,6 +3,8 @@ the conversation so far and what follows, with no it holds none of it."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from avatars.models import FAQEntry
@@ -99,3 +101,40 @@ def test_consent_for_another_hand_off_is_refused(customer: Customer) -> None:
     play(scenario())
     assert customer.of_type("error")[0]["code"] == "not_ready"
     assert HandOff.objects.get().transcript_consent is None
+
+
+class Everything(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.getMessage()} {record.exc_text or ''}")
+
+
+def test_customer_words_reach_no_log_even_when_shared(customer: Customer) -> None:
+    everything = Everything()
+    loggers = [logging.getLogger(name) for name in ("", "handoff", "conversation", "avatars")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(everything)
+        logger.setLevel(logging.DEBUG)
+    try:
+
+        async def scenario() -> None:
+            hand_off_id = await up_to_the_question(customer)
+            await customer.say(
+                HandOffConsent(type="handoff_consent", handoff_id=hand_off_id, consent=True),
+                until="handoff",
+            )
+            await customer.say(Text(type="text", text=f"{PLANTED} again"))
+            await customer.leave()
+
+        play(scenario())
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(everything)
+            logger.setLevel(level)
+    assert any("hand-off" in line for line in everything.lines)  # it did log, without words
+    assert not [line for line in everything.lines if "4471" in line]
+    assert HandOff.objects.get().transcript.filter(text__contains="4471").count() == 2

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from avatars.models import FAQEntry
 from contracts.messages import HANDOFF_WEBHOOK_TASK
@@ -144,3 +145,26 @@ def test_a_delivery_is_claimed_once() -> None:
     assert job is not None and job.attempt == 1 and job.timeout_s == 5.0
     assert services.webhook_claim(hand_off_id=str(hand_off.pk), retry=False) is None
     assert services.webhook_claim(hand_off_id=str(hand_off.pk), retry=True) is not None
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_operators_see_counts_by_reason_and_times_to_take_and_close() -> None:
+    before = {
+        "opened": sample("avatar_handoffs_total", reason="repeated"),
+        "taken": sample("avatar_handoff_time_to_take_seconds_count"),
+        "closed": sample("avatar_handoff_time_to_close_seconds_count"),
+        "abandoned": sample("avatar_handoffs_ended_total", status="abandoned"),
+    }
+    agent = make_agent()
+    kept, left = open_handoff(reason="repeated"), open_handoff(reason="repeated")
+    services.handoff_take(hand_off_id=str(kept.pk), user=agent)
+    services.handoff_give_back(hand_off_id=str(kept.pk), user=agent)
+    services.handoff_abandon(hand_off_id=str(left.pk))
+
+    assert sample("avatar_handoffs_total", reason="repeated") == before["opened"] + 2
+    assert sample("avatar_handoff_time_to_take_seconds_count") == before["taken"] + 1
+    assert sample("avatar_handoff_time_to_close_seconds_count") == before["closed"] + 1
+    assert sample("avatar_handoffs_ended_total", status="abandoned") == before["abandoned"] + 1
