@@ -1,39 +1,41 @@
-"""Admin for avatars, consent, FAQ, canned clips and turn records. Actions call services."""
+"""Admin for avatars, consent, FAQ, canned clips, turn records and widget origins. Actions call
+services."""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
-from django.core.files.uploadedfile import UploadedFile
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from avatars import services
-from avatars.media_checks import check_avatar_source
-from avatars.models import Avatar, CannedClip, ConsentEvent, ConsentRecord, FAQEntry, TurnRecord
-from avatars.selectors import avatar_has_valid_consent
+from avatars.forms import AvatarForm, ConsentInlineForm, RevokeForm, WidgetOriginForm
+from avatars.models import (
+    Avatar,
+    CannedClip,
+    ConsentEvent,
+    ConsentRecord,
+    FAQEntry,
+    TurnRecord,
+    WidgetOrigin,
+)
+from avatars.selectors import avatar_bake_states, avatar_has_valid_consent
+from avatarsite.http import origins
+
+BAKE_STATES_MAX = 500  # avatars one status request may ask about
 
 
-class ConsentInline(admin.TabularInline):
+class ConsentInline(admin.StackedInline):
     model = ConsentRecord
+    form = ConsentInlineForm
     extra = 0
-    fields = ("depicted_person", "consented_by", "granted_at", "expires_at", "revoked_at")
     readonly_fields = ("revoked_at",)
     show_change_link = True
-
-
-class AvatarForm(forms.ModelForm):
-    """Checks a newly uploaded source by its content before anything is stored."""
-
-    def clean_source_media(self) -> object:
-        upload = self.cleaned_data.get("source_media")
-        if isinstance(upload, UploadedFile):  # a new upload, not the stored file
-            kind = check_avatar_source(upload)
-            # The stored name comes from the content's type; upload_to adds a random stem.
-            upload.name = f"source.{kind.extension}"
-        return upload
 
 
 @admin.register(Avatar)
@@ -42,7 +44,7 @@ class AvatarAdmin(admin.ModelAdmin):
     list_display = (
         "name",
         "slug",
-        "status",
+        "bake_status",
         "consent_ok",
         "renderer",
         "renderer_in_use",
@@ -51,6 +53,32 @@ class AvatarAdmin(admin.ModelAdmin):
     list_filter = ("status", "renderer", "renderer_in_use", "tts_backend", "language")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
+    fieldsets = [
+        (None, {"fields": ("name", "slug", "source_media")}),
+        (
+            "Bake",
+            {
+                "fields": (
+                    "status",
+                    "status_reason",
+                    "renderer",
+                    "crop_size",
+                    "renderer_in_use",
+                    "renderer_reason",
+                    "baked_at",
+                    "baked_path",
+                    "baked_checksum",
+                    "idle_clip",
+                    "geometry",
+                )
+            },
+        ),
+        (
+            "Voice and languages",
+            {"fields": ("tts_backend", "voice", "language", "other_languages", "persona")},
+        ),
+        ("History", {"fields": ("created_at", "updated_at")}),
+    ]
     readonly_fields = (
         "status",
         "status_reason",
@@ -66,6 +94,36 @@ class AvatarAdmin(admin.ModelAdmin):
     )
     inlines = [ConsentInline]
     actions = ["bake", "prerender_faq_clips"]
+
+    class Media:  # the Status column follows running bakes
+        css = {"all": ("avatars/bake_status.css",)}
+        js = ("avatars/bake_status.js",)
+
+    def get_urls(self) -> list[URLPattern]:
+        states = path(
+            "bake-status/",
+            self.admin_site.admin_view(self.bake_states),
+            name="avatars_avatar_bake_status",
+        )
+        return [states, *super().get_urls()]
+
+    def bake_states(self, request: HttpRequest) -> JsonResponse:
+        """GET ?id=1&id=2: status, label and failure reason of these avatars."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        ids = [int(i) for i in request.GET.getlist("id") if i.isdigit()][:BAKE_STATES_MAX]
+        return JsonResponse({"avatars": avatar_bake_states(ids)})
+
+    @admin.display(description="Status", ordering="status")
+    def bake_status(self, avatar: Avatar) -> str:
+        return format_html(
+            '<span class="bake-status" data-avatar="{}" data-status="{}" aria-live="polite">'
+            '{}</span><div class="bake-reason">{}</div>',
+            avatar.pk,
+            avatar.status,
+            avatar.get_status_display(),
+            avatar.status_reason,
+        )
 
     @admin.display(boolean=True, description="Consent valid")
     def consent_ok(self, avatar: Avatar) -> bool:
@@ -102,24 +160,32 @@ class AvatarAdmin(admin.ModelAdmin):
                 )
 
 
-class RevokeForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea, help_text="Why consent is revoked.")
-
-
 @admin.register(ConsentRecord)
 class ConsentRecordAdmin(admin.ModelAdmin):
     list_display = (
-        "avatar",
+        "record",
+        "avatar_link",
         "depicted_person",
         "consented_by",
         "granted_at",
         "expires_at",
         "is_valid",
     )
+    list_display_links = ("record",)
+    list_select_related = ("avatar",)
     list_filter = ("granted_at", "expires_at", "revoked_at")
     search_fields = ("avatar__slug", "avatar__name", "depicted_person", "consented_by")
     readonly_fields = ("revoked_at", "revoked_by", "revoked_reason", "created_at")
     actions = ["revoke"]
+
+    @admin.display(description="Record", ordering="pk")
+    def record(self, consent: ConsentRecord) -> str:
+        return f"Consent #{consent.pk}"
+
+    @admin.display(description="Avatar", ordering="avatar__name")
+    def avatar_link(self, consent: ConsentRecord) -> str:
+        page = reverse("admin:avatars_avatar_change", args=[consent.avatar_id])
+        return format_html('<a href="{}">{}</a>', page, consent.avatar)
 
     @admin.display(boolean=True, description="Valid now")
     def is_valid(self, consent: ConsentRecord) -> bool:
@@ -215,3 +281,33 @@ class ConsentEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(WidgetOrigin)
+class WidgetOriginAdmin(admin.ModelAdmin):
+    """Sites that may embed the widget, beside WIDGET_ORIGINS: effective on every web process
+    within seconds (avatarsite/http/origins.py)."""
+
+    form = WidgetOriginForm
+    list_display = ("origin", "allowed_for", "note", "created_at")
+    list_filter = ("avatar",)
+    search_fields = ("origin", "note", "avatar__slug")
+    list_select_related = ("avatar",)
+
+    @admin.display(description="Allowed for", ordering="avatar__name")
+    def allowed_for(self, row: WidgetOrigin) -> str:
+        return str(row.avatar) if row.avatar else "every avatar"
+
+    def save_model(
+        self, request: HttpRequest, obj: WidgetOrigin, form: object, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(origins.forget)  # this process at once, the others within seconds
+
+    def delete_model(self, request: HttpRequest, obj: WidgetOrigin) -> None:
+        super().delete_model(request, obj)
+        transaction.on_commit(origins.forget)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WidgetOrigin]) -> None:
+        super().delete_queryset(request, queryset)
+        transaction.on_commit(origins.forget)

@@ -17,7 +17,10 @@ from django.utils import timezone
 
 
 def private_storage() -> FileSystemStorage:
-    return FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT)
+    """Files never public; their URLs lead to a view that shows sources and evidence to staff."""
+    return FileSystemStorage(
+        location=settings.PRIVATE_MEDIA_ROOT, base_url=settings.PRIVATE_MEDIA_URL
+    )
 
 
 def _generated_name(prefix: str, filename: str) -> str:
@@ -71,7 +74,11 @@ class Avatar(models.Model):
     renderer_reason = models.CharField(
         max_length=200, blank=True, help_text="Why the worker chose that renderer."
     )
-    bake_params = models.JSONField(default=dict, blank=True)
+    bake_params = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Settings of the next bake, e.g. {"crop_size": 256}; edited as fields in the admin.',
+    )
     baked_path = models.CharField(max_length=300, blank=True)
     baked_checksum = models.CharField(max_length=64, blank=True)
     baked_at = models.DateTimeField(null=True, blank=True)
@@ -136,7 +143,7 @@ class ConsentRecord(models.Model):
         upload_to=consent_evidence_path,
         storage=private_storage,
         blank=True,
-        help_text="Signed form or release; kept private, never served.",
+        help_text="Signed form or release; kept private, shown to staff only.",
     )
     evidence_note = models.TextField(
         blank=True, help_text="Where the evidence lies or what it says, when there is no file."
@@ -157,6 +164,49 @@ class ConsentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"Consent of {self.depicted_person} for {self.avatar.slug}"
+
+
+class WidgetOrigin(models.Model):
+    """A site allowed to embed the widget: for every avatar, or for one.
+
+    `WIDGET_ORIGINS` is the bootstrap list; these rows add to it without a restart. `origin`
+    is stored normalised (lower case, no default port): the admin's form does that.
+    """
+
+    origin = models.CharField(
+        max_length=200,
+        help_text="The site's origin: scheme, host and port if not the default, "
+        "e.g. https://shop.example.com. No path.",
+    )
+    avatar = models.ForeignKey(
+        Avatar,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="widget_origins",
+        help_text="Empty: the site may show every avatar. Else only this one.",
+    )
+    note = models.CharField(
+        max_length=200, blank=True, help_text="Whose site it is, or why it is allowed."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["origin"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["origin", "avatar"], name="widget_origin_once_per_avatar"
+            ),
+            models.UniqueConstraint(
+                fields=["origin"],
+                condition=Q(avatar__isnull=True),
+                name="widget_origin_once_for_all",
+                violation_error_message="This origin is already allowed for every avatar.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.origin} ({self.avatar.slug if self.avatar else 'every avatar'})"
 
 
 class FAQEntry(models.Model):

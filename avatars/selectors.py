@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from avatars.models import Avatar, ConsentRecord, FAQEntry
+from avatars.models import Avatar, ConsentRecord, FAQEntry, WidgetOrigin
 
 
 class Unavailable(enum.StrEnum):
@@ -76,6 +76,25 @@ def avatar_list_public() -> QuerySet[Avatar]:
     now = timezone.now()
     allowed = ConsentRecord.objects.valid(now).values("avatar_id")
     return Avatar.objects.filter(status=Avatar.Status.READY, pk__in=allowed)
+
+
+def avatar_bake_states(ids: list[int]) -> list[dict[str, object]]:
+    """Status, its label and reason of these avatars: what the avatar list shows while bakes run."""
+    rows = Avatar.objects.filter(pk__in=ids).values("pk", "status", "status_reason")
+    return [
+        {
+            "id": row["pk"],
+            "status": row["status"],
+            "label": Avatar.Status(row["status"]).label,
+            "reason": row["status_reason"],
+        }
+        for row in rows
+    ]
+
+
+def widget_origins() -> list[tuple[str, str | None]]:
+    """Every origin the admin allows: (origin, the slug of its one avatar, or None for all)."""
+    return list(WidgetOrigin.objects.values_list("origin", "avatar__slug"))
 
 
 def faq_entries_for(avatar: Avatar, *, language: str | None = None) -> QuerySet[FAQEntry]:

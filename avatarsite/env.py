@@ -66,7 +66,7 @@ VARIABLES: dict[str, Variable] = {
         Variable(
             "WIDGET_ORIGINS",
             "the server's own origin",
-            "Other origins allowed to embed the widget (comma list, `*` for any).",
+            "Other origins allowed to embed the widget (comma list, `*` for any), beside those added in the admin.",
         ),
         Variable(
             "SESSION_TOKEN_TTL_S", "60", "Lifetime of a session token from POST /api/sessions."

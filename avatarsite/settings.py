@@ -112,8 +112,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = env_str("MEDIA_URL_BASE", "/media/")
 MEDIA_ROOT = VAR_DIR / "media"  # public: idle clips and posters only
-# Never served over HTTP: uploaded sources, consent evidence, baked arrays, canned clips.
+# Not public: uploaded sources, consent evidence, baked arrays, canned clips. Sources and
+# evidence are shown to staff with the right to view them, under PRIVATE_MEDIA_URL; the rest
+# is never served over HTTP.
 PRIVATE_MEDIA_ROOT = VAR_DIR / "private"
+PRIVATE_MEDIA_URL = "/private-media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -125,6 +128,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Checked by avatars/media_checks.py before an uploaded avatar source is stored.
 AVATAR_SOURCE_MAX_BYTES = 200 * 1024 * 1024
 AVATAR_SOURCE_MAX_VIDEO_S = 60.0
+# Sources larger than this on their long side are scaled down on arrival; the original is
+# not kept (docs/operations.md, Avatar sources).
+AVATAR_SOURCE_MAX_SIDE = 2048
 
 # --- Redis: Celery broker, channel layer, per-turn cancel flags -----------------------------
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -19,4 +19,5 @@ urlpatterns = [
     path("handoff/console/", handoff_views.console, name="handoff-console"),
     path("admin/", admin.site.urls),
     re_path(r"^media/(?P<path>.*)$", views.public_media, name="media"),
+    re_path(r"^private-media/(?P<path>.*)$", views.private_media, name="private-media"),
 ]

@@ -24,6 +24,7 @@ from avatarsite.env import VAR_DIR
 from bench.spoken_set import SpokenItem, default_cache_dir, spoken_set
 from bench.wer import corpus_word_error_rate
 from conversation.asr.base import AsrBackend
+from conversation.asr.whisper_backend import WINDOW_TAIL_S
 from conversation.llm.base import FaqItem, FaqMatcher
 from conversation.llm.faq import FaqAnswerer
 from conversation.llm.select import StrongMatches
@@ -65,7 +66,8 @@ def transcripts(
     """Each item's transcript by its name, recognized once and then read from the cache."""
     folder = cache_dir or default_cache_dir()
     hints_key = hashlib.sha256("\n".join(hints).encode()).hexdigest()[:12]
-    path = folder / f"transcripts-{backend}-{hints_key}.json"
+    decode = f"-window{WINDOW_TAIL_S:g}" if backend == "whisper-base" else ""
+    path = folder / f"transcripts-{backend}{decode}-{hints_key}.json"
     cached: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
     missing = [item for item in items if item.digest not in cached]
     if missing:

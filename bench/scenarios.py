@@ -178,6 +178,7 @@ def _hearing_figures(results: list[dict[str, Any]], items: list[Any]) -> dict[st
             for r in results
             if not r["right_answer"] or r["false_end_of_turn"]
         ],
+        "ttfw_by_utterance_ms": {r["name"]: r["ttfw_ms"] and round(r["ttfw_ms"]) for r in results},
     }
 
 

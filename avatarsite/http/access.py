@@ -1,7 +1,8 @@
 """Who may open a session: allowed origins, short-lived signed session tokens, sessions per origin.
 
 A browser always names the page's origin, on the token request and on the WebSocket; the widget
-may run on the server's own pages and on the origins in `WIDGET_ORIGINS`, nowhere else. A client
+may run on the server's own pages and on the allowed origins (`origins.py`: `WIDGET_ORIGINS` and
+the admin's Widget origins, for every avatar or for one), nowhere else. A client
 that names no origin (a kiosk app, a site's backend, the benchmark) is not a browser page; it
 still needs a token, and a token it fetched without an origin cannot be used by a browser.
 
@@ -22,6 +23,8 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from django.core import signing
 
+from avatarsite.http.origins import allowed_origins, normalize_origin
+
 TOKEN_SALT = "avatarsite.access.session-token"  # kept across moves: tokens in flight stay valid
 NO_ORIGIN = "-"  # the sessions-per-origin bucket of clients that name none
 HEARTBEAT_S = 30.0  # a live session refreshes its place in the per-origin count this often
@@ -36,22 +39,9 @@ class AccessRefused(Exception):
         self.reason = reason
 
 
-def normalize_origin(origin: str) -> str | None:
-    """`scheme://host[:port]` in lower case with default ports dropped; None if not an origin."""
-    parts = urlsplit(origin.strip().lower())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        return None
-    try:
-        port = parts.port
-    except ValueError:
-        return None
-    default = 443 if parts.scheme == "https" else 80
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
-
-
-def origin_allowed(origin: str | None, host: str | None) -> bool:
-    """May a page at `origin` use the widget of the server reached as `host`?"""
+def origin_allowed(origin: str | None, host: str | None, avatar_slug: str | None = None) -> bool:
+    """May a page at `origin` use the widget (of `avatar_slug`, or of some avatar) of the server
+    reached as `host`?"""
     if origin is None:
         return True  # not a browser page: the token decides
     normal = normalize_origin(origin)
@@ -59,8 +49,7 @@ def origin_allowed(origin: str | None, host: str | None) -> bool:
         return False
     if host and urlsplit(normal).netloc == host.strip().lower():
         return True  # the server's own pages (behind a TLS proxy the scheme may differ)
-    allowed = settings.WIDGET_ORIGINS
-    return "*" in allowed or normal in {normalize_origin(o) for o in allowed}
+    return allowed_origins().allows(normal, avatar_slug)
 
 
 def _bucket(origin: str | None) -> str:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hmac
 import json
+import posixpath
 from urllib.parse import quote
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -22,11 +25,23 @@ from avatarsite.infra import redis_clients
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """The demo page: the widget, full size, for the chosen (or first) ready avatar."""
+    """The demo page: the widget, full size, for the chosen (or first) ready avatar. A chosen
+    avatar that cannot be shown is said so, never replaced by another one."""
     avatars = list(avatar_list_public().order_by("name"))
     chosen = request.GET.get("avatar")
-    avatar = next((a for a in avatars if a.slug == chosen), avatars[0] if avatars else None)
-    return render(request, "home.html", {"avatars": avatars, "avatar": avatar})
+    if chosen is None:
+        first = avatars[0] if avatars else None
+        return render(request, "home.html", {"avatars": avatars, "avatar": first})
+    avatar = next((a for a in avatars if a.slug == chosen), None)
+    if avatar is not None:
+        return render(request, "home.html", {"avatars": avatars, "avatar": avatar})
+    try:
+        avatar_get_usable(slug=chosen)
+        unknown = False  # made ready since the list was read: still not shown on this page
+    except AvatarUnavailable as refusal:
+        unknown = refusal.reason == Unavailable.UNKNOWN
+    context: dict[str, object] = {"avatars": avatars, "unavailable": chosen, "unknown": unknown}
+    return render(request, "home.html", context, status=404)
 
 
 def public_media(request: HttpRequest, path: str) -> HttpResponse:
@@ -36,6 +51,35 @@ def public_media(request: HttpRequest, path: str) -> HttpResponse:
     response = serve(request, path, document_root=settings.MEDIA_ROOT)
     response["Access-Control-Allow-Origin"] = "*"
     response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+# What staff may open under PRIVATE_MEDIA_URL: a folder of PRIVATE_MEDIA_ROOT and the right it
+# needs. Baked artifacts and canned clips are not listed: never served.
+PRIVATE_FOLDERS = {"sources": "avatars.view_avatar", "consent": "avatars.view_consentrecord"}
+SHOWN_INLINE = ("image/jpeg", "image/png", "image/webp", "video/")
+
+
+@never_cache
+def private_media(request: HttpRequest, path: str) -> HttpResponseBase:
+    """An uploaded source or consent evidence, for staff allowed to view it; 404 for anyone
+    else, so the address does not even say that a file exists. Sandboxed: an uploaded file
+    never runs as a page of this site."""
+    path = posixpath.normpath(path).lstrip("/")
+    permission = PRIVATE_FOLDERS.get(path.split("/", 1)[0])
+    user = request.user
+    if permission is None or not (user.is_active and user.is_staff):
+        raise Http404("No such file.")
+    if not user.has_perm(permission):
+        raise PermissionDenied
+    response = serve(request, path, document_root=str(settings.PRIVATE_MEDIA_ROOT))
+    response["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; img-src 'self'; media-src 'self'"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    if not response["Content-Type"].startswith(SHOWN_INLINE):
+        response["Content-Type"] = "application/octet-stream"
+        response["Content-Disposition"] = f'attachment; filename="{posixpath.basename(path)}"'
     return response
 
 
@@ -74,6 +118,8 @@ def session_token(request: HttpRequest) -> HttpResponse:
         slug = body.get("avatar") if isinstance(body, dict) else None
     if not isinstance(slug, str) or not slug:
         return _refuse(400, "invalid_field", "avatar: a slug is required", origin)
+    if not access.origin_allowed(origin, request.get_host(), avatar_slug=slug):
+        return _refuse(403, "origin_refused", "This site may not embed the assistant.", origin)
     try:
         avatar = avatar_get_usable(slug=slug)
     except AvatarUnavailable as refusal:

@@ -21,6 +21,15 @@ _LOCAL_FILES = ("model.bin", "config.json", "tokenizer.json")
 # A hallucinating decode (looping on noise) stops near the length real speech could need.
 _TOKENS_PER_SECOND = 8
 _MAX_NEW_TOKENS = 200  # with a full prompt (~227 tokens) this stays under Whisper's 448
+# Whisper's encoder window is 30 s and costs the same whatever the utterance's length (about
+# 500 of the 800 ms of a decode on 2 cores). An utterance is encoded in a window of its own
+# length plus this much silence: a 6 s question costs a third of the encoder, and the words
+# come out as well (docs/performance.md, "A window the length of the utterance").
+WINDOW_TAIL_S = 4.0
+_FULL_WINDOW_S = 30.0
+# faster-whisper's rule for a segment that is only silence or noise.
+_NO_SPEECH_PROB = 0.6
+_NO_SPEECH_LOGPROB = -1.0
 
 
 def prompt_from_hints(hints: Sequence[str], limit: int = _PROMPT_CHARS) -> str | None:
@@ -92,21 +101,72 @@ class FasterWhisperAsr:
     ) -> Transcript:
         samples = check_pcm16(audio).astype(np.float32) / 32768.0
         seconds = len(samples) / INPUT_RATE
+        max_new_tokens = min(_MAX_NEW_TOKENS, 16 + int(seconds * _TOKENS_PER_SECOND))
         try:
-            segments, info = self._model.transcribe(
-                samples,
-                language=self._model_language(language),
-                beam_size=1,
-                temperature=0.0,  # one greedy pass: latency over fallback re-decodes
-                vad_filter=False,  # our own VAD cut the utterance
-                condition_on_previous_text=False,
-                without_timestamps=True,
-                initial_prompt=prompt_from_hints(hints),
-                max_new_tokens=min(_MAX_NEW_TOKENS, 16 + int(seconds * _TOKENS_PER_SECOND)),
-            )
-            decoded = list(segments)
+            if seconds + WINDOW_TAIL_S > _FULL_WINDOW_S:
+                return self._transcribe_windows(samples, language, hints, max_new_tokens)
+            return self._transcribe_fitted(samples, language, hints, max_new_tokens)
         except Exception as exc:  # never echo the audio's words: the type only
             raise AsrError(AsrErrorKind.FAILED, f"faster-whisper: {type(exc).__name__}") from exc
+
+    def _transcribe_fitted(
+        self, samples: np.ndarray, language: str | None, hints: Sequence[str], max_new_tokens: int
+    ) -> Transcript:
+        """One greedy decode over an encoder window fitted to the utterance."""
+        import ctranslate2
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        whisper = self._model
+        features = whisper.feature_extractor(samples)  # (mel bins, 100 frames a second)
+        frames = features.shape[-1] + int(WINDOW_TAIL_S * 100)
+        window = np.zeros((1, features.shape[0], frames + frames % 2), dtype=np.float32)
+        window[0, :, : features.shape[-1]] = features  # zeros after: faster-whisper's padding
+        encoded = whisper.model.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
+        code = self._model_language(language)
+        if code is None:
+            best_token, _ = whisper.model.detect_language(encoded)[0][0]
+            code = best_token.strip("<|>")
+        tokenizer = Tokenizer(
+            whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe", language=code
+        )
+        prompt_text = prompt_from_hints(hints)
+        previous = tokenizer.encode(" " + prompt_text) if prompt_text else []
+        prompt = whisper.get_prompt(tokenizer, previous, without_timestamps=True)
+        result = whisper.model.generate(
+            encoded,
+            [prompt],
+            beam_size=1,  # one greedy pass: latency over fallback re-decodes
+            max_length=len(prompt) + max_new_tokens,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+        )[0]
+        tokens = result.sequences_ids[0]
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        if result.no_speech_prob > _NO_SPEECH_PROB and avg_logprob < _NO_SPEECH_LOGPROB:
+            return Transcript(text="", final=True, language=code, confidence=None)
+        text = tokenizer.decode(tokens).strip()
+        confidence = min(1.0, math.exp(avg_logprob)) if text else None
+        return Transcript(text=text, final=True, language=code, confidence=confidence)
+
+    def _transcribe_windows(
+        self, samples: np.ndarray, language: str | None, hints: Sequence[str], max_new_tokens: int
+    ) -> Transcript:
+        """faster-whisper's own loop of 30 s windows, for an utterance too long for one."""
+        segments, info = self._model.transcribe(
+            samples,
+            language=self._model_language(language),
+            beam_size=1,
+            temperature=0.0,
+            vad_filter=False,  # our own VAD cut the utterance
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            initial_prompt=prompt_from_hints(hints),
+            max_new_tokens=max_new_tokens,
+        )
+        decoded = list(segments)
         text = " ".join(s.text.strip() for s in decoded if s.text.strip())
         confidence = (
             min(1.0, sum(math.exp(s.avg_logprob) for s in decoded) / len(decoded))

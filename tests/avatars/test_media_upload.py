@@ -1,4 +1,5 @@
-"""Uploaded avatar sources are checked by content through the real admin, and stored safely."""
+"""Uploaded avatar sources are checked by content through the real admin, scaled down when too
+large, checked for a face, and stored safely."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.urls import reverse
 from PIL import Image
 
 from avatars.models import Avatar
-from tests.avatars.factories import make_avatar
+from tests.avatars.factories import make_avatar, portrait_bytes, portrait_video
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,8 +33,8 @@ def form(upload: SimpleUploadedFile | None, slug: str = "newface") -> dict[str, 
         "tts_backend": "espeak",
         "voice": "en-us",
         "language": "en",
-        "other_languages": "[]",
-        "bake_params": "{}",
+        "other_languages": "",
+        "crop_size": "",
         "persona": "",
         "consents-TOTAL_FORMS": "0",
         "consents-INITIAL_FORMS": "0",
@@ -91,19 +92,19 @@ def accepted(staff: Client, name: str, content: bytes) -> Avatar:
 
 
 def test_a_photo_with_a_hostile_name_is_stored_under_a_generated_name(staff: Client) -> None:
-    avatar = accepted(staff, "../../../etc/evil.php.png", image_bytes("PNG"))
+    avatar = accepted(staff, "../../../etc/evil.php.png", portrait_bytes("PNG"))
     assert avatar.source_media.name.endswith(".png")
     assert "evil" not in avatar.source_media.name
 
 
 def test_the_stored_extension_follows_the_content_not_the_name(staff: Client) -> None:
-    avatar = accepted(staff, "portrait.exe", image_bytes("JPEG"))
+    avatar = accepted(staff, "portrait.exe", portrait_bytes("JPEG"))
     assert avatar.source_media.name.endswith(".jpg")
 
 
 @override_settings(FILE_UPLOAD_MAX_MEMORY_SIZE=0)  # streamed to a temp file, as large videos are
 def test_a_short_video_is_accepted(staff: Client, tmp_path: Path) -> None:
-    avatar = accepted(staff, "clip.mov", video_bytes(tmp_path, 1))
+    avatar = accepted(staff, "clip.mov", portrait_video(tmp_path, 1))
     assert avatar.source_media.name.endswith(".mp4")
 
 
@@ -151,3 +152,62 @@ def test_saving_without_a_new_upload_does_not_recheck_the_stored_file(staff: Cli
     assert response.status_code == 302
     avatar.refresh_from_db()
     assert avatar.name == "New face" and avatar.source_media.name.startswith("sources/")
+
+
+def test_a_photo_without_a_face_is_refused_and_not_kept(staff: Client) -> None:
+    message = refused(staff, "face.png", image_bytes("PNG", (400, 400)))
+    assert "No face was found" in message
+
+
+def test_a_video_without_a_face_is_refused_and_not_kept(staff: Client, tmp_path: Path) -> None:
+    message = refused(staff, "clip.mp4", video_bytes(tmp_path, 1))
+    assert "No face was found" in message
+
+
+def test_a_photo_of_two_people_is_refused(staff: Client) -> None:
+    one = Image.open(io.BytesIO(portrait_bytes()))
+    two = Image.new("RGB", (one.width * 2, one.height))
+    two.paste(one, (0, 0))
+    two.paste(one, (one.width, 0))
+    out = io.BytesIO()
+    two.save(out, "PNG")
+    message = refused(staff, "pair.png", out.getvalue())
+    assert "2 faces were found" in message
+
+
+def test_a_huge_photo_is_scaled_down_on_arrival_and_the_original_is_not_kept(
+    staff: Client,
+) -> None:
+    limit = settings.AVATAR_SOURCE_MAX_SIDE
+    huge = portrait_bytes("JPEG", (8000, 6000))
+    private = Path(settings.PRIVATE_MEDIA_ROOT)
+    before = {p for p in private.rglob("*") if p.is_file()}
+    response = staff.post(reverse(ADD), form(SimpleUploadedFile("huge.jpg", huge)))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    avatar = Avatar.objects.get(slug="newface")
+    stored = Path(avatar.source_media.path)
+    with Image.open(stored) as image:
+        assert image.format == "JPEG"
+        assert image.size == (limit, limit * 6000 // 8000)  # the long side, the shape kept
+    assert stored.name.endswith(".jpg") and stored.read_bytes() != huge
+    # Nothing else was written: the original is in no file under the private folder.
+    assert {p for p in private.rglob("*") if p.is_file()} - before == {stored}
+
+
+@override_settings(FILE_UPLOAD_MAX_MEMORY_SIZE=0, AVATAR_SOURCE_MAX_SIDE=640)
+def test_a_large_video_is_scaled_down_on_arrival(staff: Client, tmp_path: Path) -> None:
+    response = staff.post(
+        reverse(ADD),
+        form(SimpleUploadedFile("clip.mov", portrait_video(tmp_path, 1, (1024, 1024)))),
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    stored = Avatar.objects.get(slug="newface").source_media.path
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries"]
+        + ["stream=width,height:format=format_name", "-of", "csv=p=0", stored],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "640,640" in probe.stdout and "mp4" in probe.stdout
+    assert stored.endswith(".mp4")

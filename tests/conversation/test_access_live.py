@@ -37,6 +37,7 @@ def test_origins_are_compared_in_normal_form(origin: str, normal: str | None) ->
     assert access.normalize_origin(origin) == normal
 
 
+@pytest.mark.django_db  # the admin's widget origins are read too
 @override_settings(WIDGET_ORIGINS=[ALLOWED])
 def test_a_page_may_use_the_widget_on_its_own_server_and_on_allowed_origins_only() -> None:
     assert access.origin_allowed("http://127.0.0.1:8000", "127.0.0.1:8000")

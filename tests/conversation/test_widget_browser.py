@@ -6,30 +6,14 @@ microphone plays an espeak-ng recording once (`%noloop`).
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page
 
 from tests.speech_audio import espeak_pcm16, with_noise
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-]
 WIDGET = "AvatarWidget.instances[0]"
 OPENING_HOURS_ANSWER = "Our customer service is open"
 RETURNS_ANSWER_QUESTION = "How do I return an item?"
@@ -42,28 +26,6 @@ def write_wav(path: Path, samples) -> Path:
         out.setframerate(16_000)
         out.writeframes(samples.tobytes())
     return path
-
-
-@pytest.fixture
-def browser_for(output_dir: Path) -> Iterator:
-    """`browser_for(wav)`: Chromium whose microphone plays `wav` once (or is silent).
-
-    With `grant_microphone=False` there is no fake permission prompt: the browser refuses.
-    """
-    with sync_playwright() as playwright:
-        browsers: list[Browser] = []
-
-        def launch(wav: Path | None = None, *, grant_microphone: bool = True) -> Browser:
-            args = [f for f in FLAGS if grant_microphone or "fake-ui" not in f]
-            if wav is not None:
-                args.append(f"--use-file-for-fake-audio-capture={wav}%noloop")
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-            browsers.append(browser)
-            return browser
-
-        yield launch
-        for browser in browsers:
-            browser.close()
 
 
 class ConsoleWatch:
@@ -186,11 +148,6 @@ def test_the_demo_page_listens_answers_with_moving_lips_and_stops(
     assert console.errors == []
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 def shop_page(widget_url: str) -> str:
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>Shop</title>"
@@ -198,25 +155,6 @@ def shop_page(widget_url: str) -> str:
         f'<script src="{widget_url}" data-avatar="demo" data-label="Ask us" defer></script>'
         "</body></html>"
     )
-
-
-@pytest.fixture
-def other_site(tmp_path: Path) -> Iterator:
-    """`other_site()`: (origin, folder) of a static site on another loopback port."""
-    servers = []
-
-    def start() -> tuple[str, Path]:
-        folder = tmp_path / f"site{len(servers)}"
-        folder.mkdir()
-        handler = functools.partial(_Quiet, directory=str(folder))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}", folder
-
-    yield start
-    for server in servers:
-        server.shutdown()
 
 
 def test_another_site_embeds_the_widget_only_when_its_origin_is_allowed(

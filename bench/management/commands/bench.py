@@ -158,6 +158,14 @@ class Command(BaseCommand):
         parser.add_argument("--repeats", type=int, default=8, help="Turns per latency scenario.")
         parser.add_argument("--sessions", default="1,2,4,8,16,24,32", help="Concurrency levels.")
         parser.add_argument("--json", dest="json_path", help="Write the figures here as JSON.")
+        parser.add_argument(
+            "--speakers", default="1,4", help="Speakers at once for the spoken set (hearing)."
+        )
+        parser.add_argument(
+            "--no-pocketsphinx",
+            action="store_true",
+            help="Leave the fallback recognizer out of the spoken set.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         short = options["short"]
@@ -170,10 +178,14 @@ class Command(BaseCommand):
         stack: Stack = (
             attach(options["url"])
             if options["url"]
-            else start_stack(baseline="full-text" in chosen, pocketsphinx="hearing" in chosen)
+            else start_stack(
+                baseline="full-text" in chosen,
+                pocketsphinx="hearing" in chosen and not options["no_pocketsphinx"],
+            )
         )
         try:
-            result = asyncio.run(self._run(stack, chosen, repeats, levels, short))
+            speakers = (1,) if short else tuple(int(n) for n in options["speakers"].split(","))
+            result = asyncio.run(self._run(stack, chosen, repeats, levels, speakers, short))
         finally:
             stack.stop()
         result["machine"] = machine()
@@ -186,7 +198,13 @@ class Command(BaseCommand):
             self.stdout.write(text)
 
     async def _run(
-        self, stack: Stack, chosen: list[str], repeats: int, levels: list[int], short: bool
+        self,
+        stack: Stack,
+        chosen: list[str],
+        repeats: int,
+        levels: list[int],
+        speakers: tuple[int, ...],
+        short: bool,
     ) -> dict[str, Any]:
         sampler = scenarios.UsageSampler(stack.pids()) if stack.owned else None
         result: dict[str, Any] = {}
@@ -194,7 +212,7 @@ class Command(BaseCommand):
             "typed": lambda: scenarios.typed(stack, repeats),
             "spoken": lambda: scenarios.spoken(stack, repeats),
             "hearing": lambda: scenarios.hearing(
-                stack, speakers=(1,) if short else (1, 4), limit=4 if short else None
+                stack, speakers=speakers, limit=4 if short else None
             ),
             "barge-in": lambda: scenarios.barge_in(stack, max(repeats, 2)),
             "concurrency": lambda: scenarios.concurrency(stack, levels),

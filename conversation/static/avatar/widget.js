@@ -24,6 +24,9 @@
   const BACKOFF_S = [1, 2, 4, 8, 15, 30];
   const LOCAL_VAD = { rms: 0.03, frames: 8 }; // about -30 dBFS held for 160 ms
   const TEXT_LIMIT = 1000;
+  // The stage takes the avatar's own shape within these bounds; past them (and past 70 % of the
+  // screen's height) the picture is letterboxed, never stretched.
+  const SHAPE_LIMITS = { tallest: 3 / 4, widest: 4 / 3 };
 
   const CLOSE_WORDS = {
     4000: "This page uses an old version of the assistant. Please reload the page.",
@@ -318,8 +321,9 @@
     .panel { display: flex; flex-direction: column; gap: .5rem; background: #fff; border-radius: 14px;
              box-shadow: 0 6px 30px rgba(0,0,0,.18); padding: .75rem; width: min(380px, calc(100vw - 2rem)); }
     :host([data-mode="inline"]) .panel { width: 100%; max-width: 560px; box-shadow: none; padding: 0; }
-    .stage { position: relative; width: 100%; aspect-ratio: 1 / 1; background: #e9e9ee; border-radius: 10px; overflow: hidden; }
-    canvas { width: 100%; height: 100%; display: block; }
+    .stage { position: relative; width: 100%; aspect-ratio: var(--avatar-shape, 1); max-height: 70vh;
+             background: #e9e9ee; border-radius: 10px; overflow: hidden; }
+    canvas { width: 100%; height: 100%; display: block; object-fit: contain; }
     .badge { position: absolute; top: .5rem; left: .5rem; background: rgba(0,0,0,.6); color: #fff;
              border-radius: 999px; padding: .15rem .6rem; font-size: .8rem; }
     .subtitle { position: absolute; left: 0; right: 0; bottom: 0; padding: .5rem .75rem; min-height: 1.5rem;
@@ -390,6 +394,7 @@
           <button type="button" class="mic secondary" aria-pressed="false">Talk</button>
           <button type="button" class="stop secondary" aria-label="Stop the answer" disabled>■ Stop</button>
         </div>`;
+      this.stage = panel.querySelector(".stage");
       this.canvas = panel.querySelector("canvas");
       this.painter = this.canvas.getContext("2d");
       this.badge = panel.querySelector(".badge");
@@ -559,6 +564,8 @@
       this.player.fps = avatar.fps;
       this.canvas.width = avatar.width;
       this.canvas.height = avatar.height;
+      const shape = Math.min(SHAPE_LIMITS.widest, Math.max(SHAPE_LIMITS.tallest, avatar.width / avatar.height));
+      this.stage.style.setProperty("--avatar-shape", String(shape));
       this.canvas.setAttribute("aria-label", `${avatar.name}, the assistant`);
       const clip = avatar.idle_clip || {};
       const source = this.video.canPlayType("video/webm") && clip.webm ? clip.webm : clip.mp4;

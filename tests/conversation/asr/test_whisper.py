@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +18,11 @@ def asr(tiny_whisper_dir: Path) -> FasterWhisperAsr:
 def test_transcribes_with_the_tiny_converted_model(asr: FasterWhisperAsr) -> None:
     audio = espeak_pcm16("what are your opening hours", silence_before=0.3, silence_after=0.3)
 
-    started = time.monotonic()
     transcript = asr.transcribe(audio, language=None)
-    elapsed = time.monotonic() - started
 
     assert transcript.final
     assert isinstance(transcript.text, str)  # noise from random weights
     assert transcript.language in asr.languages  # detected, reported
-    assert elapsed < 10
 
 
 def test_language_from_the_avatar_is_used(asr: FasterWhisperAsr) -> None:

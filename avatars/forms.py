@@ -1,0 +1,143 @@
+"""Admin forms: an avatar's source checked and scaled on arrival, its bake settings and extra
+languages as fields instead of JSON, consent with its provenance, and widget origins written
+the one way they are compared."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+
+from avatars.media_checks import check_avatar_source, check_one_face, scaled_to_limit
+from avatars.models import Avatar, ConsentRecord, WidgetOrigin
+from avatarsite.http.origins import written_origin
+
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{2,8})*")
+DEFAULT_CROP_SIZE = 256  # the CPU renderer's, when bake_params name none
+
+
+class LanguageListField(forms.CharField):
+    """Language codes separated by commas, kept as a list."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        codes = [code.lower() for code in re.split(r"[,;\s]+", text) if code]
+        wrong = [code for code in codes if not LANGUAGE_CODE.fullmatch(code)]
+        if wrong:
+            raise ValidationError(
+                f"Not a language code: {', '.join(wrong)}. Write codes such as ja, fr or pt-br.",
+                code="invalid",
+            )
+        return list(dict.fromkeys(codes))
+
+
+class AvatarForm(forms.ModelForm):
+    """Checks a newly uploaded source by its content, scales it down when it is larger than a
+    bake needs, and looks for the face, all before anything is stored."""
+
+    crop_size = forms.TypedChoiceField(
+        label="Face crop size",
+        choices=[
+            ("", f"Default ({DEFAULT_CROP_SIZE} px)"),
+            ("192", "192 px: lighter, faster to render"),
+            ("256", "256 px"),
+            ("320", "320 px: sharper, slower to render"),
+        ],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="Side of the face picture the CPU renderer animates, in pixels. MuseTalk "
+        "always works at 256 px. Takes effect at the next bake.",
+    )
+    other_languages = LanguageListField(
+        required=False,
+        help_text="Further languages the avatar may answer in besides its main language: "
+        "codes separated by commas, e.g. ja, fr. Empty: the main language only.",
+    )
+
+    class Meta:
+        model = Avatar
+        fields = (  # bake_params is edited through crop_size
+            "name",
+            "slug",
+            "source_media",
+            "renderer",
+            "tts_backend",
+            "voice",
+            "language",
+            "other_languages",
+            "persona",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["crop_size"].initial = self.instance.bake_params.get("crop_size")
+
+    def clean_source_media(self) -> object:
+        upload = self.cleaned_data.get("source_media")
+        if isinstance(upload, UploadedFile):  # a new upload, not the stored file
+            kind = check_avatar_source(upload)
+            upload, kind = scaled_to_limit(upload, kind)
+            check_one_face(upload, kind)
+            # The stored name comes from the content's type; upload_to adds a random stem.
+            upload.name = f"source.{kind.extension}"
+        return upload
+
+    def save(self, commit: bool = True) -> Avatar:
+        avatar: Avatar = super().save(commit=False)
+        params = {k: v for k, v in avatar.bake_params.items() if k != "crop_size"}
+        if self.cleaned_data.get("crop_size"):
+            params["crop_size"] = self.cleaned_data["crop_size"]
+        avatar.bake_params = params
+        if commit:
+            avatar.save()
+            self.save_m2m()
+        return avatar
+
+
+class ConsentInlineForm(forms.ModelForm):
+    """Consent entered on the avatar's page, provenance included."""
+
+    class Meta:
+        model = ConsentRecord
+        fields = (
+            "depicted_person",
+            "consented_by",
+            "scope",
+            "purpose",
+            "evidence",
+            "evidence_note",
+            "granted_at",
+            "expires_at",
+        )
+        widgets = {
+            "scope": forms.Textarea(attrs={"rows": 2}),
+            "purpose": forms.Textarea(attrs={"rows": 2}),
+            "evidence_note": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea, help_text="Why consent is revoked.")
+
+
+class WidgetOriginForm(forms.ModelForm):
+    class Meta:
+        model = WidgetOrigin
+        fields = ("origin", "avatar", "note")
+
+    def clean_origin(self) -> str:
+        origin = written_origin(self.cleaned_data["origin"])
+        if origin is None:
+            raise ValidationError(
+                "Write the site's origin only: scheme, host and port if not the default, "
+                "e.g. https://shop.example.com.",
+                code="invalid",
+            )
+        return origin
