@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page
 
+from tests.conversation.conftest import browser_for
 from tests.conversation.test_widget_browser import (
     OPENING_HOURS_ANSWER,
     WIDGET,
     ConsoleWatch,
-    browser_for,
     stats,
     wait_for,
 )
