@@ -8,6 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from avatars import services
+from handoff import services as handoff_services
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,15 @@ def withdraw_expired_consent() -> list[int]:
 
 @shared_task(name=RETENTION_TASK, ignore_result=True)
 def purge_turn_records() -> int:
-    """Delete turn records older than TURN_RECORD_RETENTION_DAYS."""
+    """The daily retention: turn records older than TURN_RECORD_RETENTION_DAYS, and hand-off
+    transcripts older than HANDOFF_TRANSCRIPT_RETENTION_DAYS, are deleted."""
     deleted = services.turn_records_purge(older_than_days=settings.TURN_RECORD_RETENTION_DAYS)
     log.info(
         "retention: %d turn records older than %d days deleted",
         deleted,
         settings.TURN_RECORD_RETENTION_DAYS,
     )
+    days = settings.HANDOFF_TRANSCRIPT_RETENTION_DAYS
+    lines = handoff_services.transcripts_purge(older_than_days=days)
+    log.info("retention: %d hand-off transcript lines older than %d days deleted", lines, days)
     return deleted

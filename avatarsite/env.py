@@ -214,6 +214,25 @@ VARIABLES: dict[str, Variable] = {
             "30",
             "Turn records older than this are deleted daily (0: keep them).",
         ),
+        Variable(
+            "HANDOFF_TRANSCRIPT_RETENTION_DAYS",
+            "30",
+            "Transcripts customers agreed to share with a person are deleted daily after this "
+            "many days (0: keep them).",
+        ),
+        Variable(
+            "HANDOFF_CONSENT_WAIT_S",
+            "60",
+            "How long a hand-off's webhook waits for the customer's answer about the transcript.",
+        ),
+        Variable(
+            "HANDOFF_WEBHOOK_ATTEMPTS", "6", "Hand-off webhook attempts before it is given up."
+        ),
+        Variable(
+            "HANDOFF_WEBHOOK_BACKOFF_S",
+            "5",
+            "Pause before the second webhook attempt; doubled before each further one.",
+        ),
     ]
 }
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "channels",
     "django_prometheus",
     "avatars",
+    "handoff",
     "conversation",
     "lipsync_worker",
     "bench",
@@ -178,6 +179,7 @@ CELERY_TASK_ROUTES = {
     "lipsync_worker.tasks.*": {"queue": "lipsync"},
     "conversation.tasks.*": {"queue": "speech"},
     "avatars.tasks.*": {"queue": "speech"},
+    "handoff.tasks.*": {"queue": "speech"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Ten broker priorities (0 is taken first): a chunk's priority is how far into its answer it
@@ -194,6 +196,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 25},  # a sweep nobody ran in time is replaced by the next one
     },
+    "send-due-handoff-webhooks": {
+        "task": "handoff.tasks.send_due_webhooks",
+        "schedule": 15.0,
+        "options": {"expires": 14},
+    },
     "purge-turn-records": {
         "task": "avatars.tasks.purge_turn_records",
         "schedule": 24 * 3600.0,
@@ -201,6 +208,15 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 TURN_RECORD_RETENTION_DAYS = env_int("TURN_RECORD_RETENTION_DAYS", 30)
+
+# --- Hand-off to a person (docs/handoff.md) ----------------------------------------------------
+# Shared transcripts (the one place customer text is stored) are deleted after this many days
+# by the daily retention task; 0 keeps them.
+HANDOFF_TRANSCRIPT_RETENTION_DAYS = env_int("HANDOFF_TRANSCRIPT_RETENTION_DAYS", 30)
+# How long the webhook waits for the customer's answer to "may I share our conversation?".
+HANDOFF_CONSENT_WAIT_S = env_float("HANDOFF_CONSENT_WAIT_S", 60.0)
+HANDOFF_WEBHOOK_ATTEMPTS = env_int("HANDOFF_WEBHOOK_ATTEMPTS", 6)
+HANDOFF_WEBHOOK_BACKOFF_S = env_float("HANDOFF_WEBHOOK_BACKOFF_S", 5.0)
 
 # --- Admin and operators ---------------------------------------------------------------------
 ADMIN_USER = env_str("ADMIN_USER", "admin")
@@ -261,6 +277,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         name: {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}
-        for name in ("avatars", "conversation", "lipsync_worker", "avatarsite")
+        for name in ("avatars", "handoff", "conversation", "lipsync_worker", "avatarsite")
     },
 }

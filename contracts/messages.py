@@ -18,6 +18,7 @@ RENDER_TASK = "lipsync_worker.tasks.render_chunk"  # kwargs: RenderRequest
 BAKE_TASK = "lipsync_worker.tasks.bake_avatar"  # kwargs: avatar_id
 TRANSCRIBE_TASK = "conversation.tasks.transcribe_utterance"  # kwargs: TranscribeRequest
 PRERENDER_TASK = "conversation.tasks.prerender_faq_clip"  # kwargs: avatar_id, faq_entry_id
+HANDOFF_WEBHOOK_TASK = "handoff.tasks.deliver_webhook"  # kwargs: hand_off_id (never any text)
 
 # Per-turn cancel flags and per-task revoke marks in Redis: the gateway sets them, lipsync
 # workers read them before a chunk starts and between batches.
@@ -228,3 +229,123 @@ class AsrResult:
         if not isinstance(result.request_id, str) or not isinstance(result.text, str):
             raise MessageError("malformed recognition result")
         return result
+
+
+# --- hand-off to a person: between a customer's session and the agents' console --------------
+# A session sends its hand-off's lines and changes to the hand-off's group (every console
+# socket showing it joins) and to the lobby (the consoles' lists); a console sends the agent's
+# words and the take-over's start and end to the session's own channel.
+
+HANDOFF_LOBBY = "handoff-lobby"
+
+
+def handoff_group(hand_off_id: str) -> str:
+    return f"handoff-{hand_off_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class HandOffLine:
+    """A line of the conversation for the console: `role` customer, avatar or agent."""
+
+    TYPE: ClassVar[str] = "handoff.line"
+
+    hand_off_id: str
+    role: str
+    text: str
+
+    def encode(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **_kwargs_of(self)}
+
+    @classmethod
+    def decode(cls, message: Mapping[str, Any]) -> HandOffLine:
+        line: HandOffLine = _from(cls, message)
+        if not all(isinstance(v, str) for v in (line.hand_off_id, line.role, line.text)):
+            raise MessageError("malformed hand-off line")
+        return line
+
+
+@dataclass(frozen=True, slots=True)
+class HandOffChanged:
+    """A hand-off opened, was taken or ended: consoles refresh their lists."""
+
+    TYPE: ClassVar[str] = "handoff.changed"
+
+    hand_off_id: str
+    status: str
+
+    def encode(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **_kwargs_of(self)}
+
+    @classmethod
+    def decode(cls, message: Mapping[str, Any]) -> HandOffChanged:
+        changed: HandOffChanged = _from(cls, message)
+        if not isinstance(changed.hand_off_id, str) or not isinstance(changed.status, str):
+            raise MessageError("malformed hand-off change")
+        return changed
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSays:
+    """The agent's words, for the avatar to speak to the customer in its voice."""
+
+    TYPE: ClassVar[str] = "handoff.say"
+    input_kind: ClassVar[str] = "agent"  # a session speaks it as a turn of this kind
+
+    hand_off_id: str
+    agent: str
+    text: str
+
+    def encode(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **_kwargs_of(self)}
+
+    @classmethod
+    def decode(cls, message: Mapping[str, Any]) -> AgentSays:
+        return _agent_words(cls, message)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentChat:
+    """The agent's words as plain chat: shown to the customer, not spoken."""
+
+    TYPE: ClassVar[str] = "handoff.chat"
+
+    hand_off_id: str
+    agent: str
+    text: str
+
+    def encode(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **_kwargs_of(self)}
+
+    @classmethod
+    def decode(cls, message: Mapping[str, Any]) -> AgentChat:
+        return _agent_words(cls, message)
+
+
+def _agent_words(cls: type, message: Mapping[str, Any]) -> Any:
+    words = _from(cls, message)
+    if not all(isinstance(v, str) for v in (words.hand_off_id, words.agent, words.text)):
+        raise MessageError("malformed agent message")
+    if not words.text.strip():
+        raise MessageError("an agent message without words")
+    return words
+
+
+@dataclass(frozen=True, slots=True)
+class DeskNotice:
+    """The take-over started (`taken`, by `agent`) or ended (`closed`: the avatar answers)."""
+
+    TYPE: ClassVar[str] = "handoff.notice"
+
+    hand_off_id: str
+    status: str
+    agent: str = ""
+
+    def encode(self) -> dict[str, Any]:
+        return {"type": self.TYPE, **_kwargs_of(self)}
+
+    @classmethod
+    def decode(cls, message: Mapping[str, Any]) -> DeskNotice:
+        notice: DeskNotice = _from(cls, message)
+        if notice.status not in ("taken", "closed"):
+            raise MessageError("malformed desk notice")
+        return notice

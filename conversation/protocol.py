@@ -8,7 +8,7 @@ import enum
 import json
 import struct
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
 import numpy as np
@@ -94,6 +94,7 @@ class Hello(_ClientMessage):
 
 class Text(_ClientMessage):
     type: Literal["text"]
+    input_kind: ClassVar[str] = "text"  # the turn it opens (an agent's words open "agent")
     text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
 
     @field_validator("text")
@@ -124,12 +125,21 @@ class Ping(_ClientMessage):
     nonce: str | None = Field(default=None, max_length=64)
 
 
+class HandOffConsent(_ClientMessage):
+    """The customer's answer to "may I share our conversation?" (docs/handoff.md)."""
+
+    type: Literal["handoff_consent"]
+    handoff_id: str = Field(min_length=36, max_length=36)
+    consent: bool
+
+
 ClientMessage = Annotated[
-    Hello | Text | AudioStart | AudioStop | Interrupt | Ping, Field(discriminator="type")
+    Hello | Text | AudioStart | AudioStop | Interrupt | Ping | HandOffConsent,
+    Field(discriminator="type"),
 ]
 client_message_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_MESSAGE_TYPES = frozenset(
-    {"hello", "text", "audio_start", "audio_stop", "interrupt", "ping"}
+    {"hello", "text", "audio_start", "audio_stop", "interrupt", "ping", "handoff_consent"}
 )
 
 
@@ -208,8 +218,38 @@ class Pong(_Message):
     nonce: str | None = None
 
 
+class HandOffNotice(_Message):
+    """The session's hand-off to a person: opened (and the transcript question asked), taken
+    by a person (`agent` names them), or closed (the avatar answers again)."""
+
+    type: Literal["handoff"] = "handoff"
+    handoff_id: UUID
+    status: Literal["waiting", "taken", "closed"]
+    ask_consent: bool = False
+    consent: bool | None = None
+    agent: str | None = None
+
+
+class AgentMessage(_Message):
+    """Words of the person holding the conversation, as plain chat (not spoken)."""
+
+    type: Literal["agent_message"] = "agent_message"
+    handoff_id: UUID
+    agent: str
+    text: str
+
+
 ServerMessage = Annotated[
-    Ready | State | Transcript | Subtitle | Interrupted | TurnEnd | ErrorMessage | Pong,
+    Ready
+    | State
+    | Transcript
+    | Subtitle
+    | Interrupted
+    | TurnEnd
+    | ErrorMessage
+    | Pong
+    | HandOffNotice
+    | AgentMessage,
     Field(discriminator="type"),
 ]
 server_message_adapter: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)

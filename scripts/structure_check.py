@@ -11,7 +11,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("contracts", "conversation", "lipsync_worker", "avatars", "avatarsite", "bench")
+PACKAGES = (
+    "contracts",
+    "conversation",
+    "lipsync_worker",
+    "avatars",
+    "handoff",
+    "avatarsite",
+    "bench",
+)
 MAX_MODULES = 12
 MAX_CLASS_LINES = 300
 

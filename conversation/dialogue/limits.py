@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conversation.protocol import ErrorCode, ProtocolError
+from conversation.protocol import ErrorCode, ErrorMessage, ProtocolError
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,16 @@ class TurnRate:
             return False
         self.starts.append(now)
         return True
+
+    async def admit_or_tell(
+        self, now: float, tell: Callable[[ErrorMessage], Awaitable[None]]
+    ) -> bool:
+        """Admit a turn, or tell the client that it was dropped (at most once a second)."""
+        if self.admit(now):
+            return True
+        if (refusal := self.refusal(now)) is not None:
+            await tell(refusal.to_message())
+        return False
 
     def refusal(self, now: float) -> ProtocolError | None:
         """What to tell a client whose turn was refused: once a second is enough."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from contracts.messages import FramesReady, RenderFailed
+from contracts.messages import AgentChat, AgentSays, DeskNotice, FramesReady, RenderFailed
 from conversation.cancellation import cancel_and_wait
 from conversation.dialogue.gate import Gate, Transport
 from conversation.dialogue.limits import IdleClock, SessionLimits, TurnRate
@@ -29,6 +29,7 @@ from conversation.protocol import (
     AudioStart,
     AudioStop,
     ErrorCode,
+    HandOffConsent,
     Interrupt,
     Interrupted,
     InterruptReason,
@@ -124,10 +125,13 @@ class Session:
             if self._input is None:
                 raise ProtocolError(ErrorCode.NOT_READY, "send audio_start before audio")
             await self._input.push(message.pcm, received)
-        elif isinstance(message, Text):
-            if await self._admit_turn(received):
+        elif isinstance(message, Text | AgentSays):  # a question, or a person's words to say
+            if isinstance(message, AgentSays) or await self._turn_rate.admit_or_tell(
+                received, self.gate.send
+            ):
                 await self._interrupt(InterruptReason.NEW_UTTERANCE, received)
-                turn = await self._open_turn(message.text, received, TurnState.THINKING, "text")
+                kind = message.input_kind
+                turn = await self._open_turn(message.text, received, TurnState.THINKING, kind)
                 self._launch(turn, lambda: self._answer(turn))
         elif isinstance(message, AudioStart):
             if self._input is not None:
@@ -145,19 +149,14 @@ class Session:
                 await self.gate.move(TurnState.IDLE)
         elif isinstance(message, Ping):
             await self.gate.send(Pong(nonce=message.nonce))
+        elif isinstance(message, HandOffConsent | AgentChat | DeskNotice):
+            await self.context.triage.handle(message)
         # Hello: the version is checked by the consumer before the session sees it.
-
-    async def _admit_turn(self, received: float) -> bool:
-        if self._turn_rate.admit(received):
-            return True
-        if (refusal := self._turn_rate.refusal(received)) is not None:
-            await self.gate.send(refusal.to_message())
-        return False
 
     # --- voice (RecognitionHooks) ----------------------------------------------------------
 
     async def on_start_of_speech(self, received: float) -> bool:
-        if not await self._admit_turn(received):
+        if not await self._turn_rate.admit_or_tell(received, self.gate.send):
             return False  # this utterance is not heard; no barge-in
         # The user talks: whatever the avatar was doing stops (barge-in), and we listen.
         await self._interrupt(InterruptReason.SPEECH, received)
@@ -271,7 +270,7 @@ class Session:
         async with self.gate.lock:
             if self.gate.turn is turn and not turn.cancelled:
                 await self._end_locked(turn)
-        self._history += [ChatTurn("user", turn.text), ChatTurn("assistant", turn.answer_text)]
+        self._history += turn.exchange()
 
     async def _guarded(self, turn: Turn, work: Callable[[], Awaitable[None]]) -> None:
         """A turn that crashes ends in `error`; the session goes on."""
@@ -354,4 +353,5 @@ class Session:
             self._record(turn, interrupted=True, barge_in_ms=None)
         elif self._turn_task is not None:
             await cancel_and_wait(self._turn_task)
+        await self.context.triage.leave()  # an open hand-off ends as abandoned
         await self.recorder.drain()

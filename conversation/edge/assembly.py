@@ -12,6 +12,7 @@ from contracts.media import FPS, Box
 from conversation.avatar import AvatarRuntime
 from conversation.canned.store import DjangoClipStore
 from conversation.dialogue.session import Session
+from conversation.handoff.triage import HandOffRules, Triage
 from conversation.llm.base import FaqItem, system_prompt
 from conversation.llm.faq import FaqAnswerer
 from conversation.llm.select import DEFAULT_CLAUDE_MODEL, build_answering
@@ -24,6 +25,8 @@ from conversation.tts.voices import VoiceRegistry, installed_voices
 from conversation.voice import models
 from conversation.voice.recognizer import QueueRecognizer
 from conversation.voice.voice_input import VoiceSetup
+from handoff.desk import DeskForSession
+from handoff.selectors import rules_for
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class SessionSetup:
     faq: tuple[FaqItem, ...]
     consent_until: datetime | None  # when the last valid consent expires; None: open-ended
     voices: VoiceRegistry
+    handoff_rules: HandOffRules = HandOffRules()
 
 
 def load_session_setup(slug: str) -> SessionSetup:
@@ -73,8 +77,13 @@ def load_session_setup(slug: str) -> SessionSetup:
         )
         for entry in faq_entries_for(avatar)
     )
+    rules = rules_for(avatar.pk)
     return SessionSetup(
-        avatar=runtime, faq=faq, consent_until=consent_window(avatar.pk).until, voices=voices
+        avatar=runtime,
+        faq=faq,
+        consent_until=consent_window(avatar.pk).until,
+        voices=voices,
+        handoff_rules=HandOffRules(faq_entry_ids=rules.faq_entry_ids, keywords=rules.keywords),
     )
 
 
@@ -107,6 +116,13 @@ def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnCo
         output=session.gate,
         streaming=settings.REPLY_STREAMING,
         system_prompt=system_prompt(avatar.persona, setup.faq, avatar.language),
+        triage=Triage(
+            desk=DeskForSession(
+                avatar_id=avatar.id, session_id=str(session.session_id), channel_name=channel
+            ),
+            rules=setup.handoff_rules,
+            send=session.gate.send,
+        ),
     )
 
 

@@ -22,7 +22,15 @@ from avatars.selectors import AvatarUnavailable, Unavailable, consent_window
 from avatars.services import avatar_group
 from avatarsite.http import access
 from avatarsite.infra import redis_clients
-from contracts.messages import AsrResult, FramesReady, MessageError, RenderFailed
+from contracts.messages import (
+    AgentChat,
+    AgentSays,
+    AsrResult,
+    DeskNotice,
+    FramesReady,
+    MessageError,
+    RenderFailed,
+)
 from conversation import metrics
 from conversation.cancellation import cancel_and_wait
 from conversation.dialogue.gate import Transport
@@ -49,7 +57,7 @@ from conversation.voice.recognizer import QueueRecognizer
 
 log = logging.getLogger(__name__)
 
-_Reply = TypeVar("_Reply", FramesReady, RenderFailed, AsrResult)
+_Reply = TypeVar("_Reply", FramesReady, RenderFailed, AsrResult, AgentSays, AgentChat, DeskNotice)
 
 
 class CloseCode:
@@ -230,6 +238,24 @@ class AvatarConsumer(AsyncWebsocketConsumer):
     async def asr_result(self, event: dict[str, Any]) -> None:
         if self.recognizer is not None and (result := _decoded(AsrResult, event)) is not None:
             self.recognizer.on_result(result)
+
+    # From the agents' console (docs/handoff.md): into the inbox, in order with the client's.
+
+    async def handoff_say(self, event: dict[str, Any]) -> None:
+        self._from_console(_decoded(AgentSays, event))
+
+    async def handoff_chat(self, event: dict[str, Any]) -> None:
+        self._from_console(_decoded(AgentChat, event))
+
+    async def handoff_notice(self, event: dict[str, Any]) -> None:
+        self._from_console(_decoded(DeskNotice, event))
+
+    def _from_console(self, message: AgentSays | AgentChat | DeskNotice | None) -> None:
+        if self.session is not None and message is not None:
+            try:
+                self.session.offer(message)
+            except ProtocolError:
+                log.warning("a console message was dropped: the session's inbox is full")
 
     async def avatar_withdrawn(self, event: dict[str, Any]) -> None:
         await self._end_withdrawn()

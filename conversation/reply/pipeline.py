@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from avatars.clip_keys import canned_clip_key
-from conversation.llm.base import FaqMatch, unsupported_language_answer
+from conversation.handoff.phrases import Reason, consent_thanks
+from conversation.llm.base import FaqMatch, handoff_answer, unsupported_language_answer
+from conversation.protocol import Fallback
 from conversation.reply.emitter import emit, play_stored
 from conversation.reply.speaker import speak
 from conversation.reply.turn import Turn, TurnContext
@@ -24,14 +26,29 @@ from conversation.tts.select import AvatarVoice
 
 async def run_turn(turn: Turn, ctx: TurnContext) -> None:
     """Answer the turn's text. Raises CancelledError when the turn is interrupted."""
+    triage = ctx.triage
+    if turn.input_kind == "agent":  # a person's words, in the avatar's voice
+        if triage.agent_holds:
+            await _reply(turn, ctx, turn.text)
+            await triage.noted(agent=turn.text)
+        return
     if turn.heard_language is not None:  # spoken in a language the avatar does not speak
         await _reply(turn, ctx, unsupported_language_answer(turn.language))
+        return
+    if triage.agent_holds:  # a person answers now: the avatar says nothing of its own
+        await triage.noted(customer=turn.text)
+        return
+    if (given := triage.spoken_consent(turn.text)) is not None:
+        await triage.record_consent(given)
+        await _reply(turn, ctx, consent_thanks(given, turn.language))
         return
     await answer(turn, ctx, await understand(turn, ctx))
 
 
 async def understand(turn: Turn, ctx: TurnContext) -> FaqMatch | None:
     """The FAQ entry that answers the turn's text, if one does (the one match per question)."""
+    if ctx.triage.agent_holds:
+        return None  # nothing to answer: no preemptive answer starts either
     match = await find_entry(ctx, turn.text, turn.language, turn.readings)
     turn.mark("understand_ms")
     return match
@@ -45,7 +62,13 @@ async def find_entry(
 
 
 async def answer(turn: Turn, ctx: TurnContext, match: FaqMatch | None) -> None:
-    """Answer with `match`'s entry (its stored clip when there is one), else with the LLM."""
+    """Answer with `match`'s entry (its stored clip when there is one), else with the LLM; or
+    hand the customer to a person (conversation/handoff) and say so."""
+    triage = ctx.triage
+    if (reason := triage.decide(turn.text, match=match, llm_on=ctx.llm is not None)) is not None:
+        line = await triage.hand_off(reason, text=turn.text, language=turn.language)
+        await _reply(turn, ctx, line)
+        return
     cache_key: str | None = None
     if match is not None:
         cache_key = canned_clip_key(
@@ -60,8 +83,16 @@ async def answer(turn: Turn, ctx: TurnContext, match: FaqMatch | None) -> None:
         if stored is not None:
             turn.cache_hit = True
             await play_stored(turn, ctx, stored)
+            await triage.noted(customer=turn.text, avatar=match.answer)
             return
     await _reply(turn, ctx, match.answer if match else None)
+    if Fallback.HANDOFF in turn.fallbacks:  # the LLM failed: the avatar said a colleague helps
+        spoken = handoff_answer(turn.language)
+        await triage.hand_off(
+            Reason.LLM_FAILED, text=turn.text, language=turn.language, spoken=spoken
+        )
+    else:
+        await triage.noted(customer=turn.text, avatar=turn.answer_text)
     clip = turn.media.clip()
     # A Piper voice that failed spoke with espeak-ng: that clip must not go under its key.
     fell_back = isinstance(ctx.tts, AvatarVoice) and ctx.tts.fell_back

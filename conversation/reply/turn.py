@@ -12,6 +12,7 @@ from uuid import UUID
 from contracts.media import FPS
 from conversation.avatar import AvatarRuntime
 from conversation.floor import Floor
+from conversation.handoff.triage import Triage
 from conversation.llm.base import ChatTurn, FaqMatcher, LlmBackend
 from conversation.protocol import Fallback, MediaChunk, TurnEnd
 from conversation.reply.outbox import ReplyMedia
@@ -45,6 +46,8 @@ class TurnContext:
     # False only for the benchmark's baseline: the whole answer, then all of its speech, then
     # lip-sync of all of it, then the first media (REPLY_STREAMING=0).
     streaming: bool = True
+    # When the customer goes to a person (conversation/handoff); off by default (pre-rendering).
+    triage: Triage = field(default_factory=Triage)
 
 
 @dataclass
@@ -85,6 +88,12 @@ class Turn:
     def fallback(self, kind: Fallback) -> None:
         if kind not in self.fallbacks:
             self.fallbacks.append(kind)
+
+    def exchange(self) -> list[ChatTurn]:
+        """What the turn adds to the conversation's history (an LLM's context): the question
+        and the answer, or only the words a person had the avatar say."""
+        said = [ChatTurn("user", self.text)] if self.input_kind != "agent" else []
+        return [turn for turn in [*said, ChatTurn("assistant", self.answer_text)] if turn.text]
 
     def end_marker(self) -> MediaChunk:
         """The media message after the last chunk the client got."""

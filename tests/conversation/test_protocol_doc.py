@@ -39,6 +39,8 @@ def test_every_json_example_is_a_valid_message() -> None:
         "turn_end",
         "error",
         "pong",
+        "handoff",
+        "agent_message",
     }
 
 

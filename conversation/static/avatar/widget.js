@@ -256,6 +256,65 @@
     }
   }
 
+  /** The hand-off to a person (docs/handoff.md): the one-tap transcript question, the "agent"
+   * badge and subtitle style while a person answers, and their plain chat lines. */
+  class HandOffPanel {
+    constructor(widget, stage, after) {
+      this.widget = widget;
+      this.id = null;
+      const style = document.createElement("style");
+      style.textContent = `
+        .agent-badge { position: absolute; top: .5rem; right: .5rem; background: #0b57d0; color: #fff;
+                       border-radius: 999px; padding: .15rem .6rem; font-size: .8rem; font-weight: 600; }
+        :host([data-agent]) .subtitle { background: linear-gradient(transparent, rgba(11,87,208,.9)); }
+        :host([data-agent]) .subtitle::before { content: attr(data-speaker) ": "; font-weight: 600; }
+        .share, .chat { background: #eef3fd; border-radius: 8px; padding: .45rem .6rem; font-size: .9rem; }
+        .share { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
+        .share span { flex: 1 1 100%; }
+        .chat:empty { display: none; }`;
+      stage.getRootNode().append(style);
+      this.badge = Object.assign(document.createElement("span"), { className: "agent-badge", hidden: true });
+      this.badge.setAttribute("role", "status");
+      stage.append(this.badge);
+      this.share = Object.assign(document.createElement("div"), { className: "share", hidden: true });
+      this.share.setAttribute("role", "group");
+      this.share.innerHTML = `<span></span><button type="button" class="yes">Yes, share</button>
+        <button type="button" class="no secondary">No</button>`;
+      this.share.querySelector(".yes").addEventListener("click", () => this.answer(true));
+      this.share.querySelector(".no").addEventListener("click", () => this.answer(false));
+      this.chat = Object.assign(document.createElement("div"), { className: "chat" });
+      this.chat.setAttribute("aria-live", "polite");
+      after.after(this.share, this.chat);
+    }
+
+    on(message) {
+      this.id = message.handoff_id;
+      const japanese = this.widget.ready && this.widget.ready.languages[0] === "ja";
+      this.share.querySelector("span").textContent = japanese
+        ? "これまでの会話を担当者に共有してもよろしいですか？"
+        : "Share this conversation with the person who will help you, so you don't have to repeat yourself?";
+      if (message.ask_consent) this.share.hidden = false;
+      if (message.consent !== null || message.status === "closed") this.share.hidden = true;
+      const agent = message.status === "taken" ? message.agent || "Agent" : null;
+      this.badge.hidden = !agent;
+      this.badge.textContent = agent ? `Agent: ${agent}` : "";
+      this.widget.subtitle.dataset.speaker = agent || "";
+      if (agent) this.widget.host.dataset.agent = agent;
+      else {
+        delete this.widget.host.dataset.agent;
+        this.chat.textContent = "";
+      }
+    }
+
+    chatLine(message) {
+      this.chat.textContent = `${message.agent}: ${message.text}`;
+    }
+
+    answer(consent) {
+      if (this.id && this.widget.send({ type: "handoff_consent", handoff_id: this.id, consent })) this.share.hidden = true;
+    }
+  }
+
   const STYLE = `
     :host { all: initial; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d1d1f; }
     * { box-sizing: border-box; }
@@ -345,6 +404,7 @@
       this.input = panel.querySelector("input");
       this.micButton = panel.querySelector(".mic");
       this.stopButton = panel.querySelector(".stop");
+      this.handOff = new HandOffPanel(this, panel.querySelector(".stage"), this.alertBox);
       panel.querySelector("form").addEventListener("submit", (event) => {
         event.preventDefault();
         this.ask(this.input.value);
@@ -487,6 +547,10 @@
           if (message.fatal) this.showAlert(message.message);
           else if (message.code === "rate_limited") this.showAlert("Please slow down a little.");
           return;
+        case "handoff":
+          return this.handOff.on(message);
+        case "agent_message":
+          return this.handOff.chatLine(message);
         default:
           return; // pong, and anything a newer server adds
       }
