@@ -174,7 +174,8 @@ def test_every_task_that_carries_bytes_is_queued_with_a_safe_repr() -> None:
             continue
         params = inspect.signature(task.run).parameters.values()
         assert all(
-            p.annotation in (int, "int") or (p.name.endswith("_id") and p.annotation in (str, "str"))
+            p.annotation in (int, "int")
+            or (p.name.endswith("_id") and p.annotation in (str, "str"))
             for p in params
         ), name
 
