@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -37,7 +38,9 @@ class EntryMatcher:
     def __init__(self, *entries: FAQEntry) -> None:
         self.entries = {entry.question: entry for entry in entries}
 
-    def match(self, question: str, language: str) -> FaqMatch | None:
+    def match(
+        self, question: str, language: str, readings: Sequence[str] = ()
+    ) -> FaqMatch | None:
         entry = self.entries.get(question)
         return FaqMatch(entry_id=entry.pk, answer=entry.answer, score=0.9) if entry else None
 
