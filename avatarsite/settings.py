@@ -36,6 +36,7 @@ MAX_UTTERANCE_S = env_float("MAX_UTTERANCE_S", 30.0)
 
 INSTALLED_APPS = [
     "daphne",
+    "monitoring",  # before the admin: its admin/base_site.html adds the link to the charts
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -1,13 +1,16 @@
 """`make run`: prepare the database, then run the whole stack under one supervisor.
 
 Starts Redis when REDIS_URL does not answer, then daphne, a lipsync worker, a speech worker,
-Celery beat and Flower. Each child runs in its own process group; Ctrl-C (or SIGTERM) stops them all,
-Redis last, and a child that dies is restarted with back-off.
+Celery beat and Flower (once the workers answer). Each child runs in its own process group; Ctrl-C
+(or SIGTERM) stops them all, Redis last, and a child that dies is restarted with back-off. On
+Linux the children die with the supervisor, however it ends (SIGKILL, the OOM killer included),
+and it refuses to start while a port it needs is taken.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -15,22 +18,46 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import redis
 
 from avatarsite.env import VAR_DIR, daphne_size_flags, env_int, env_str, stored_secret
+from avatarsite.infra.ports import port_holder, port_taken
 
 STOP_GRACE_S = 10.0
 RESTART_MAX_DELAY_S = 30.0
+# Flower inspects the workers once as it starts and logs a warning for each question nobody
+# answered: it starts when the workers answer a ping, or after this long regardless.
+WAIT_TO_START_S = 120.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with(parent: int) -> Callable[[], None] | None:
+    """A preexec hook: the child gets SIGKILL when the supervisor's thread that started it ends,
+    so a supervisor killed outright leaves no orphan holding a port. None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the hook runs after fork
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the supervisor died before the line above
+            os._exit(1)
+
+    return hook
 
 
 @dataclass
 class Child:
     name: str
     argv: list[str]
+    # Its own variables on top of the stack's: secrets go here, never into argv (`ps` shows argv).
+    env: dict[str, str] = field(default_factory=dict, repr=False)
+    # Started once this answers True (or after WAIT_TO_START_S); None: at once.
+    starts_when: Callable[[], bool] | None = field(default=None, repr=False)
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
@@ -39,11 +66,12 @@ class Child:
     def start(self, env: dict[str, str]) -> None:
         self.process = subprocess.Popen(
             self.argv,
-            env=env,
+            env={**env, **self.env},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the terminal's Ctrl-C reaches us only
+            preexec_fn=die_with(os.getpid()),
         )
         self.pump = threading.Thread(target=self._prefix_output, daemon=True)
         self.pump.start()
@@ -74,6 +102,16 @@ def redis_answers(url: str) -> bool:
         client.close()
 
 
+def refuse_taken_port(host: str, port: int, what: str) -> None:
+    """Exit with one line naming the port, and its holder where it can be seen."""
+    if port_taken(host, port):
+        holder = port_holder(port) or "another process"
+        sys.exit(
+            f"supervisor: port {port} ({what}) is taken by {holder}; "
+            "stop it or choose another port. Nothing was started."
+        )
+
+
 def embedded_redis(url: str) -> Child | None:
     """A local redis-server for REDIS_URL when nothing answers there, else None."""
     if redis_answers(url):
@@ -81,6 +119,7 @@ def embedded_redis(url: str) -> Child | None:
     parts = urlsplit(url)
     if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
         sys.exit(f"supervisor: Redis at {parts.hostname}:{parts.port} does not answer.")
+    refuse_taken_port(parts.hostname, parts.port or 6379, "Redis, REDIS_URL; it does not answer")
     binary = shutil.which("redis-server")
     if binary is None:
         sys.exit(
@@ -136,9 +175,26 @@ def daphne_argv(host: str, port: int, environ: Mapping[str, str] | None = None) 
     ]
 
 
+def workers_answer() -> bool:
+    """The stack's worker on each queue answers a ping (nodes are named after their queue)."""
+    from avatarsite.celery import QUEUES, app
+
+    try:
+        replies = app.control.ping(timeout=1.0) or []
+    except Exception:  # the broker away for a moment: not yet
+        return False
+    nodes = {name for reply in replies for name in reply}
+    return all(any(node.startswith(f"{queue}@") for node in nodes) for queue in QUEUES)
+
+
 def stack_children(host: str, port: int, flower_port: int) -> list[Child]:
     celery = [sys.executable, "-m", "celery", "-A", "avatarsite"]
-    flower_auth = f"{env_str('FLOWER_USER', 'operator')}:{stored_secret('FLOWER_PASSWORD', 'flower_password')}"
+    # Flower reads its options from FLOWER_* variables too: the password stays off its command
+    # line, which any local user can read. Flower splits the value at commas.
+    password = stored_secret("FLOWER_PASSWORD", "flower_password")
+    if "," in password:
+        sys.exit("supervisor: FLOWER_PASSWORD may not contain a comma (Flower splits at commas).")
+    flower_auth = f"{env_str('FLOWER_USER', 'operator')}:{password}"
     return [
         Child("web", daphne_argv(host, port)),
         Child("lipsync", celery_worker_argv("lipsync", "lipsync")),
@@ -150,23 +206,23 @@ def stack_children(host: str, port: int, flower_port: int) -> list[Child]:
         ),
         Child(
             "flower",
-            celery
-            + [
-                "flower",
-                f"--basic-auth={flower_auth}",
-                f"--port={flower_port}",
-                f"--address={host}",
-            ],
+            celery + ["flower", f"--port={flower_port}", f"--address={host}"],
+            env={"FLOWER_BASIC_AUTH": flower_auth},
+            starts_when=workers_answer,
         ),
     ]
 
 
 def supervise(children: list[Child], env: dict[str, str], stopping: threading.Event) -> None:
-    for child in children:
-        child.start(env)
-    while not stopping.wait(0.5):
+    began = time.monotonic()
+    while True:
         now = time.monotonic()
         for child in children:
+            if child.process is None:
+                waited = now - began > WAIT_TO_START_S
+                if child.starts_when is None or waited or child.starts_when():
+                    child.start(env)
+                continue
             if child.alive():
                 continue
             if child.next_start == 0.0:  # its exit has just been noticed
@@ -178,6 +234,8 @@ def supervise(children: list[Child], env: dict[str, str], stopping: threading.Ev
             elif now >= child.next_start:
                 child.start(env)
                 child.next_start = 0.0
+        if stopping.wait(0.5):
+            return
 
 
 def stop_all(children: list[Child]) -> None:
@@ -205,6 +263,8 @@ def main() -> None:
     flower_port = env_int("FLOWER_PORT", 5555)
     redis_url = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 
+    refuse_taken_port(host, port, "web, PORT")
+    refuse_taken_port(host, flower_port, "Flower, FLOWER_PORT")
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

@@ -19,6 +19,7 @@ PACKAGES = (
     "handoff",
     "avatarsite",
     "bench",
+    "monitoring",
 )
 MAX_MODULES = 12
 MAX_CLASS_LINES = 300

@@ -57,6 +57,8 @@ def test_the_expected_services_are_there() -> None:
         "flower",
         "redis",
         "postgres",
+        "prometheus",
+        "grafana",
     }
     assert set(APP_SERVICES) == {"web", "lipsync-worker", "speech-worker", "beat", "flower"}
 
@@ -67,10 +69,26 @@ def test_commands_name_real_entry_points(name: str) -> None:
         check_entry_point(argv)
 
 
+def read_by_flower(name: str) -> bool:
+    """Flower takes any of its options as FLOWER_<OPTION> from the environment."""
+    from flower.options import default_options
+
+    return name.startswith("FLOWER_") and name.removeprefix("FLOWER_").lower() in default_options
+
+
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))
 def test_environment_is_read_by_the_settings(name: str) -> None:
-    unknown = set(APP_SERVICES[name]["environment"]) - set(VARIABLES)
+    environment = set(APP_SERVICES[name]["environment"])
+    if name == "flower":
+        environment = {v for v in environment if not read_by_flower(v)}
+    unknown = environment - set(VARIABLES)
     assert not unknown, f"{name} sets variables the settings never read: {unknown}"
+
+
+def test_flower_password_is_not_on_its_command_line() -> None:
+    flower = SERVICES["flower"]
+    assert not [arg for arg in flower["command"] if "auth" in arg or "PASSWORD" in arg]
+    assert "FLOWER_PASSWORD" in flower["environment"]["FLOWER_BASIC_AUTH"]
 
 
 def test_lipsync_worker_is_solo_with_a_gpu_reservation() -> None:
@@ -84,3 +102,26 @@ def test_redis_has_a_password_and_no_public_port() -> None:
     assert "--requirepass" in SERVICES["redis"]["command"]
     assert "ports" not in SERVICES["redis"] and "ports" not in SERVICES["postgres"]
     assert all(s["ports"][0].startswith("127.0.0.1:") for n, s in SERVICES.items() if n == "flower")
+
+
+@pytest.mark.parametrize("name", ["prometheus", "grafana"])
+def test_monitoring_is_optional_on_loopback_with_the_repositorys_files(name: str) -> None:
+    service = SERVICES[name]
+    assert service["profiles"] == ["monitoring"]  # `docker compose up` alone leaves it out
+    assert all(port.startswith("127.0.0.1:") for port in service["ports"])
+    for volume in service["volumes"]:
+        source = volume.split(":")[0]
+        if source.startswith("./"):
+            assert (ROOT / source).is_dir(), volume
+
+
+def test_prometheus_reads_its_config_and_the_metrics_token_as_a_secret() -> None:
+    prometheus = SERVICES["prometheus"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    assert prometheus["secrets"] == ["metrics_token"]
+    assert COMPOSE["secrets"]["metrics_token"] == {"environment": "METRICS_TOKEN"}
+    assert "METRICS_TOKEN" in SERVICES["web"]["environment"]
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    scrape = config["scrape_configs"][0]
+    assert scrape["authorization"]["credentials_file"] == "/run/secrets/metrics_token"
+    assert scrape["metrics_path"] == "/metrics" and scrape["dns_sd_configs"][0]["port"] == 8000

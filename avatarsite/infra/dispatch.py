@@ -42,15 +42,14 @@ def send_transcription(request: TranscribeRequest) -> str:
 
 
 def revoke_renders(task_ids: Iterable[str]) -> None:
-    """Queued chunk renders never start: a Redis mark every worker checks, and Celery's revoke."""
-    ids = list(task_ids)
-    if not ids:
-        return
+    """Queued chunk renders never start: a Redis mark every worker checks before a render.
+
+    Not Celery's revoke as well: it adds nothing to the mark (lipsync_worker/cancel.py), and
+    with results disabled each worker logs a warning per id that it cannot mark it revoked."""
     pipe = redis_clients.sync_client().pipeline(transaction=False)
-    for task_id in ids:
+    for task_id in task_ids:
         pipe.set(revoked_key(task_id), b"1", ex=CANCEL_TTL_S)
     pipe.execute()
-    app.control.revoke(ids)
 
 
 def cancel_turn(turn_id: str) -> None:

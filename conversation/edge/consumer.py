@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
@@ -46,6 +48,9 @@ from conversation.edge.assembly import (
 )
 from conversation.protocol import (
     PROTOCOL_VERSION,
+    AudioStart,
+    AudioStop,
+    ClientMessage,
     ErrorCode,
     ErrorMessage,
     Hello,
@@ -88,8 +93,32 @@ def _decoded(kind: type[_Reply], event: dict[str, Any]) -> _Reply | None:
         return None
 
 
+@dataclass
+class AudioWindow:
+    """Audio is taken between `audio_start` and `audio_stop`, in the order the client sent them
+    (the session handles them later, in the same order). Audio outside them is refused with
+    `not_ready` once a second, like every repeated refusal: a client streaming without
+    `audio_start` sends 50 frames a second."""
+
+    open: bool = False
+    warned_at: float = -1e9
+
+    def follow(self, message: ClientMessage) -> None:
+        if isinstance(message, AudioStart):
+            self.open = True
+        elif isinstance(message, AudioStop):
+            self.open = False
+
+    def refusal(self, now: float) -> ProtocolError | None:
+        if now - self.warned_at < 1.0:
+            return None
+        self.warned_at = now
+        return ProtocolError(ErrorCode.NOT_READY, "send audio_start before audio")
+
+
 class AvatarConsumer(AsyncWebsocketConsumer):
     session: Session | None = None
+    audio: AudioWindow
     session_task: asyncio.Task[None] | None = None
     guard_task: asyncio.Task[None] | None = None
     avatar_id: int | None = None
@@ -149,6 +178,7 @@ class AvatarConsumer(AsyncWebsocketConsumer):
             recorder=TurnRecorder(),
             limits=SessionLimits.from_settings(settings),
         )
+        self.audio = AudioWindow()
         await self._send_text(ready_message(self.session, setup).model_dump_json())
         self.session_task = asyncio.create_task(self.session.run(), name="session")
         self.guard_task = asyncio.create_task(self._guard(setup.consent_until), name="guard")
@@ -193,8 +223,13 @@ class AvatarConsumer(AsyncWebsocketConsumer):
                     await self.close(code=CloseCode.PROTOCOL_VERSION)
                     return
                 self.session.offer(message)
+                self.audio.follow(message)  # once queued: a refused audio_start opens nothing
             elif bytes_data is not None:
-                self.session.offer(AudioFrame(validate_client_audio(bytes_data)))
+                pcm = validate_client_audio(bytes_data)
+                if self.audio.open:
+                    self.session.offer(AudioFrame(pcm))
+                elif (refusal := self.audio.refusal(time.monotonic())) is not None:
+                    raise refusal
         except ProtocolError as error:
             await self._send_text(error.to_message().model_dump_json())
 

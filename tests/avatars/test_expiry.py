@@ -117,12 +117,14 @@ def test_beat_schedules_registered_tasks_on_the_speech_queue() -> None:
     assert {e["task"] for e in schedule.values()} == {
         "avatars.tasks.withdraw_expired_consent",
         "avatars.tasks.purge_turn_records",
+        "handoff.tasks.send_due_webhooks",
     }
     for entry in schedule.values():
         assert entry["task"] in app.tasks
         assert app.amqp.router.route({}, entry["task"])["queue"].name == "speech"
     assert schedule["withdraw-expired-consent"]["schedule"] == 30.0
     assert schedule["purge-turn-records"]["schedule"] == 24 * 3600.0
+    assert schedule["send-due-handoff-webhooks"]["schedule"] == 15.0
 
 
 @pytest.mark.stack

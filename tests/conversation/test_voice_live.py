@@ -155,3 +155,23 @@ def test_malformed_audio_gets_errors_and_the_session_goes_on(
     refused = [e.message.code for e in flood + events if e.type == "error"]
     assert refused[:1] == ["rate_limited"], [e.message for e in flood + events][:3]
     assert of_type(events, "turn_end")
+
+
+def test_audio_without_audio_start_is_refused_once_a_second(demo_avatar, start_daphne) -> None:
+    _, port = start_daphne()
+
+    async def scenario():
+        client = await AvatarClient.connect(port)
+        await client.next_event(10)
+        for _ in range(50):  # a second of microphone frames, without audio_start
+            await client.send(noisy_silence(0.02).tobytes())
+        await client.send({"type": "ping", "nonce": "after-the-frames"})
+        events = await client.until(lambda e: e.type == "pong", 20)
+        await client.close()
+        return events
+
+    events = asyncio.run(scenario())
+    refused = [e.code for e in of_type(events, "error")]
+    # Once a second, not once a frame (50): the frames arrive within a second or two at most.
+    assert refused[:1] == ["not_ready"] and len(refused) <= 2, refused
+    assert set(refused) == {"not_ready"}

@@ -38,9 +38,7 @@ class EntryMatcher:
     def __init__(self, *entries: FAQEntry) -> None:
         self.entries = {entry.question: entry for entry in entries}
 
-    def match(
-        self, question: str, language: str, readings: Sequence[str] = ()
-    ) -> FaqMatch | None:
+    def match(self, question: str, language: str, readings: Sequence[str] = ()) -> FaqMatch | None:
         entry = self.entries.get(question)
         return FaqMatch(entry_id=entry.pk, answer=entry.answer, score=0.9) if entry else None
 
