@@ -3,9 +3,9 @@ word error rate, right-FAQ-entry rate, and the matcher's time per question.
 
     python -m bench.hearing [--backend whisper-base|pocketsphinx] [--no-hints] [--show]
 
-Transcripts are cached under `var/spoken-set/` by item, backend and hints, so changing the
-matcher costs no recognition; the recognizer gets the demo FAQ's questions as hints, as the
-product gives them.
+Transcripts are cached under `var/spoken-set/` by item, backend, hints and readings, so changing
+the matcher costs no recognition; the recognizer gets the demo FAQ's questions as hints and is
+asked for `ASR_ALTERNATIVES` other readings, as the product does for a final transcript.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from avatars.demo_data import DEMO_FAQ
-from avatarsite.env import VAR_DIR
+from avatarsite.env import VAR_DIR, env_int
 from bench.spoken_set import SpokenItem, default_cache_dir, spoken_set
 from bench.wer import corpus_word_error_rate
 from conversation.asr.base import AsrBackend
-from conversation.asr.whisper_backend import WINDOW_TAIL_S
+from conversation.asr.whisper_backend import ALTERNATIVES_BEAM, WINDOW_TAIL_S
 from conversation.llm.base import FaqItem, FaqMatcher
 from conversation.llm.faq import FaqAnswerer
 from conversation.llm.select import StrongMatches
@@ -56,28 +56,37 @@ def build_backend(name: str, models_dir: Path | None = None) -> AsrBackend:
     return FasterWhisperAsr(str(path), device="cpu", compute_type="int8")
 
 
+Heard = tuple[str, ...]  # the best reading first, then the recognizer's runners-up
+
+
 def transcripts(
     items: Sequence[SpokenItem],
     backend: str,
     *,
     hints: Sequence[str] = (),
+    alternatives: int = 0,
     cache_dir: Path | None = None,
-) -> dict[str, str]:
-    """Each item's transcript by its name, recognized once and then read from the cache."""
+) -> dict[str, Heard]:
+    """Each item's readings by its name, recognized once and then read from the cache."""
     folder = cache_dir or default_cache_dir()
     hints_key = hashlib.sha256("\n".join(hints).encode()).hexdigest()[:12]
-    decode = f"-window{WINDOW_TAIL_S:g}" if backend == "whisper-base" else ""
+    decode = ""
+    if backend == "whisper-base":
+        decode = f"-window{WINDOW_TAIL_S:g}"
+        decode += f"-beam{ALTERNATIVES_BEAM}x{alternatives}" if alternatives else ""
     path = folder / f"transcripts-{backend}{decode}-{hints_key}.json"
-    cached: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    cached: dict[str, list[str]] = json.loads(path.read_text()) if path.is_file() else {}
     missing = [item for item in items if item.digest not in cached]
     if missing:
         asr = build_backend(backend)
         for item in missing:
-            said = asr.transcribe(item.pcm(cache_dir), language="en", hints=tuple(hints))
-            cached[item.digest] = said.text
+            said = asr.transcribe(
+                item.pcm(cache_dir), language="en", hints=tuple(hints), alternatives=alternatives
+            )
+            cached[item.digest] = [said.text, *said.alternatives]
         folder.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(cached, indent=1, sort_keys=True))
-    return {item.name: cached[item.digest] for item in items}
+    return {item.name: tuple(cached[item.digest]) for item in items}
 
 
 @dataclass(frozen=True)
@@ -96,14 +105,16 @@ class FaqFigures:
 
 
 def faq_figures(
-    items: Sequence[SpokenItem], said: dict[str, str], matcher: FaqMatcher
+    items: Sequence[SpokenItem], said: dict[str, Heard], matcher: FaqMatcher
 ) -> FaqFigures:
-    """How often `matcher` finds each item's entry from what the recognizer heard."""
+    """How often `matcher` finds each item's entry from what the recognizer heard (its best
+    reading, and its other readings as the product passes them)."""
     questions = {index + 1: question for index, (question, _, _) in enumerate(DEMO_FAQ)}
     wrong, matched_out, timings = [], [], []
     for item in items:
         started = time.perf_counter()
-        found = matcher.match(said[item.name], "en")
+        best, *others = said[item.name]
+        found = matcher.match(best, "en", readings=others)
         timings.append((time.perf_counter() - started) * 1000)
         entry = questions.get(found.entry_id) if found is not None else None
         if item.faq is not None and entry != item.faq:
@@ -137,6 +148,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=BACKENDS, action="append")
     parser.add_argument("--no-hints", action="store_true", help="recognize without FAQ hints")
+    parser.add_argument(
+        "--alternatives",
+        type=int,
+        default=env_int("ASR_ALTERNATIVES", 4),
+        help="other readings asked of Whisper, as ASR_ALTERNATIVES (0: the best reading alone)",
+    )
     parser.add_argument("--show", action="store_true", help="print each transcript and match")
     parser.add_argument(
         "--said-only", action="store_true", help="match the text said only, no recognizer"
@@ -147,20 +164,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     faq.warm_up()
     matchers: dict[str, FaqMatcher] = {"FAQ alone": faq, "FAQ before an LLM": StrongMatches(faq)}
     hints = () if args.no_hints else demo_hints()
-    sources: dict[str, dict[str, str]] = {"text said": {item.name: item.text for item in items}}
+    sources: dict[str, dict[str, Heard]] = {
+        "text said": {item.name: (item.text,) for item in items}
+    }
     for backend in () if args.said_only else args.backend or BACKENDS:
-        sources[backend] = transcripts(items, backend, hints=hints)
+        asked = args.alternatives if backend == "whisper-base" else 0
+        sources[backend] = transcripts(items, backend, hints=hints, alternatives=asked)
     for source, said in sources.items():
-        wer = corpus_word_error_rate((item.text, said[item.name]) for item in items)
+        wer = corpus_word_error_rate((item.text, said[item.name][0]) for item in items)
         print(f"{source}: WER {wer:.1%} over {len(items)} utterances")
         for name, matcher in matchers.items():
             _report(name, faq_figures(items, said, matcher), print)
         if args.show:
             for item in items:
-                found = faq.match(said[item.name], "en")
+                best, *others = said[item.name]
+                found = faq.match(best, "en", readings=others)
                 got = f"{DEMO_FAQ[found.entry_id - 1][0]} {found.score:.2f}" if found else "-"
                 mark = "  " if (found and DEMO_FAQ[found.entry_id - 1][0]) == item.faq else "X "
-                print(f"  {mark}{item.name} [{item.faq or '-'}] {said[item.name]!r} -> {got}")
+                print(f"  {mark}{item.name} [{item.faq or '-'}] {best!r} -> {got}")
+                for other in others:
+                    print(f"      or {other!r}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from conversation.asr.base import Transcript
 from conversation.dialogue.session import SessionLimits
-from conversation.edge.consumer import AvatarConsumer
+from conversation.edge.consumer import AudioWindow, AvatarConsumer
 from conversation.protocol import ErrorCode, MediaChunk, server_message_adapter
 from conversation.voice.decoding import Priority
 from tests.security.strategies import SECRET, client_frame
@@ -74,6 +74,7 @@ class ConsumerEdge:
     def __init__(self, harness: Harness) -> None:
         self.harness = harness
         self.session = harness.session
+        self.audio = AudioWindow()
         self.closed: list[int | None] = []
 
     async def _send_text(self, text: str) -> None:
