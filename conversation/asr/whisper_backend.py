@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +42,24 @@ def prompt_from_hints(hints: Sequence[str], limit: int = _PROMPT_CHARS) -> str |
     if len(prompt) > limit:
         prompt = prompt[:limit].rsplit(" ", 1)[0]
     return prompt or None
+
+
+def _sentences(text: str) -> list[str]:
+    return [
+        words
+        for sentence in re.split(r"(?<=[.?!])\s+", text)
+        if (words := " ".join(re.findall(r"[^\W_]+", sentence.lower())))
+    ]
+
+
+def copies_prompt(text: str, hints: Sequence[str]) -> bool:
+    """Whether a transcript looks like Whisper writing out its prompt rather than the speech:
+    a sentence said twice, or two of the hint phrases word for word ("Can I change or cancel my
+    order? Do you have gift cards? Do you have gift cards?" for a question about free delivery).
+    One hint phrase alone is what a customer who reads the FAQ says."""
+    said = _sentences(text)
+    hinted = {sentence for hint in hints for sentence in _sentences(hint)}
+    return len(said) != len(set(said)) or len(hinted.intersection(said)) >= 2
 
 
 def _looks_like_path(model: str) -> bool:
@@ -145,21 +165,27 @@ class FasterWhisperAsr:
         tokenizer = Tokenizer(
             whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe", language=code
         )
+
+        def decode(prompt_text: str | None) -> Any:
+            previous = tokenizer.encode(" " + prompt_text) if prompt_text else []
+            prompt = whisper.get_prompt(tokenizer, previous, without_timestamps=True)
+            return whisper.model.generate(
+                encoded,
+                [prompt],
+                # One pass, no temperature fallback: latency over re-decodes.
+                beam_size=max(ALTERNATIVES_BEAM, alternatives + 1) if alternatives else 1,
+                num_hypotheses=alternatives + 1,
+                max_length=len(prompt) + max_new_tokens,
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            )[0]
+
         prompt_text = prompt_from_hints(hints)
-        previous = tokenizer.encode(" " + prompt_text) if prompt_text else []
-        prompt = whisper.get_prompt(tokenizer, previous, without_timestamps=True)
-        result = whisper.model.generate(
-            encoded,
-            [prompt],
-            # One pass, no temperature fallback: latency over re-decodes.
-            beam_size=max(ALTERNATIVES_BEAM, alternatives + 1) if alternatives else 1,
-            num_hypotheses=alternatives + 1,
-            max_length=len(prompt) + max_new_tokens,
-            return_scores=True,
-            return_no_speech_prob=True,
-            suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
-        )[0]
+        result = decode(prompt_text)
+        if prompt_text and copies_prompt(tokenizer.decode(result.sequences_ids[0]), hints):
+            result = decode(None)  # the encoded audio again, without the prompt it copied
         tokens = result.sequences_ids[0]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         if result.no_speech_prob > _NO_SPEECH_PROB and avg_logprob < _NO_SPEECH_LOGPROB:

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.hearing import demo_hints
+from bench.spoken_set import spoken_set
 from conversation.asr.packaged import MODEL_BYTES, PackagedModelError, whisper_base
 from conversation.asr.select import build_asr
-from conversation.asr.whisper_backend import FasterWhisperAsr
+from conversation.asr.whisper_backend import FasterWhisperAsr, copies_prompt
 from tests.speech_audio import espeak_pcm16
 
 MODELS = Path(os.environ["AVATAR_MODELS_DIR"])
@@ -85,3 +87,19 @@ def test_a_long_utterance_is_heard_across_windows() -> None:
     words = heard.text.lower()
     assert all(word in words for word in ("kettle", "tracking", "express", "lids")), words
     assert heard.alternatives == ()  # one reading in that mode
+
+
+def test_a_transcript_that_copies_the_prompt_is_decoded_again_without_it() -> None:
+    """An accent and noise Whisper base cannot follow ("Is delivery free if I spend over 60
+    dollars?", s12 of the spoken set): with the FAQ's questions as its prompt it writes out FAQ
+    questions nobody asked, which the matcher would answer with confidence. The audio is decoded
+    again without the prompt, and what comes out matches no entry by accident."""
+    backend, _ = build_asr(None, device="cpu", compute_type="int8", models_dir=MODELS)
+    item = next(item for item in spoken_set() if item.name == "s12")
+    hints = demo_hints()
+
+    heard = backend.transcribe(item.pcm(), language="en", hints=hints, alternatives=4)
+
+    assert heard.text
+    assert not copies_prompt(heard.text, hints), heard.text
+    assert not any(copies_prompt(reading, hints) for reading in heard.alternatives)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conversation.asr.base import AsrError
-from conversation.asr.whisper_backend import FasterWhisperAsr, prompt_from_hints
+from conversation.asr.whisper_backend import FasterWhisperAsr, copies_prompt, prompt_from_hints
 from tests.speech_audio import espeak_pcm16
 
 
@@ -74,3 +74,25 @@ def test_corrupt_model_is_model_missing(tiny_whisper_dir: Path, tmp_path: Path) 
         FasterWhisperAsr(str(tmp_path))
     assert caught.value.kind == "model_missing"
     assert "cannot load Whisper model" in str(caught.value) and "\n" not in str(caught.value)
+
+
+HINTS = ("What are your opening hours?", "Do you have gift cards?", "Where is my order?")
+
+
+@pytest.mark.parametrize(
+    ("text", "copied"),
+    [
+        ("What are your opening hours?", False),  # a customer reading the FAQ
+        ("Hi there. What are your opening hours?", False),
+        ("where is my order", False),
+        ("Do you have gift cards? Do you have gift cards?", True),  # a loop
+        ("Where is my order? What are your opening hours?", True),  # the prompt written out
+        ("what are your OPENING hours!  Do you have gift-cards?", True),
+        ("Hello? Hello?", True),  # a repeat is decoded again too: harmless
+        ("", False),
+    ],
+)
+def test_a_transcript_copies_the_prompt_when_it_loops_or_writes_out_two_hints(
+    text: str, copied: bool
+) -> None:
+    assert copies_prompt(text, HINTS) is copied
