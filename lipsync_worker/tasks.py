@@ -166,6 +166,7 @@ def render_chunk(self: Any, **kwargs: Any) -> None:
             idle_start=request.idle_start,
             turn_frame=request.turn_frame,
             left_audio=np.frombuffer(request.left_audio, dtype=np.int16),
+            right_audio=np.frombuffer(request.right_audio, dtype=np.int16),
         )
         pcm = np.frombuffer(request.audio, dtype=np.int16)
         total = frames_for_samples(len(pcm))

@@ -154,7 +154,11 @@ class MuseTalkRenderer:
             with torch.inference_mode():
                 if features is None:
                     features = frame_features(
-                        self.models, audio, state.left_audio, state.turn_frame
+                        self.models,
+                        audio,
+                        state.left_audio,
+                        state.turn_frame,
+                        right_audio=state.right_audio,
                     )
                 generated = self._generate(masked[idle], reference[idle], features[start:stop])
             yield [
