@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -38,6 +38,7 @@ class PlannedChunk(Protocol):
     n_frames: int
 
 
+@runtime_checkable
 class BatchRenderer(Protocol):
     """A renderer whose frames of different chunks can share one batch (MuseTalk)."""
 
