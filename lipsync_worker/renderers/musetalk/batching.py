@@ -135,13 +135,16 @@ class CrossSessionBatcher:
             self._chunks.append(chunk)
             self._start()
             self._wake.notify()
-        while True:
-            item = chunk.out.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        try:
+            while True:
+                item = chunk.out.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:  # a caller that stops listening takes its chunk out of the loop's hands
+            self._finish(chunk, None)
 
     def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():

@@ -197,3 +197,29 @@ def test_cross_session_a_failing_chunk_fails_alone_and_the_loop_goes_on(
     assert np.abs(images(fine) - images(alone(renderer, sessions[2]))).max() <= 1
     (after,) = run_together(batcher, [sessions[1]])
     assert isinstance(after, list) and len(after) == 10
+
+
+def test_cross_session_a_chunk_whose_task_stops_listening_leaves_the_loop(
+    renderer: MuseTalkRenderer, sessions: list[Session]
+) -> None:
+    go_on = threading.Event()
+    calls: list[int] = []
+
+    def check_held_at_the_second_pass() -> bool:
+        calls.append(1)
+        if len(calls) == 4:  # start, before and after pass one, then before pass two
+            go_on.wait(60)  # holds pass two until the task has let go
+        return False
+
+    batcher = CrossSessionBatcher(renderer, max_frames=4, gather_s=0.0)
+    session = sessions[0]
+    batches = batcher.render(
+        session.baked, session.audio, session.state, check_held_at_the_second_pass
+    )
+    assert len(next(batches)) == 4
+    batches.close()  # the task ended early: the rest of its 15 frames is not rendered
+    go_on.set()
+    (after,) = run_together(batcher, [sessions[2]])
+    assert isinstance(after, list) and len(after) == 7
+    # Pass two may have been under way when the task let go, never a third: 15 were asked.
+    assert sum(r.frames for r in batcher.history) in (4 + 7, 4 + 4 + 7)
