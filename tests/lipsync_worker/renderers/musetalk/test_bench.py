@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from lipsync_worker.contract import Baked
-from lipsync_worker.renderers.musetalk.bench import TINY, main, measure, random_models
+from lipsync_worker.renderers.musetalk.bench import TINY, jpeg_fps, main, measure, random_models
 from lipsync_worker.renderers.musetalk.renderer import MuseTalkRenderer
 from lipsync_worker.renderers.musetalk.session_load import most_sessions
 
@@ -47,3 +47,7 @@ def test_cross_session_load_counts_chunks_latencies_and_late_ones(
         assert (best, rest) == (0, [])
     else:
         assert len(rest) == 1 and best == (2 if rest[0].late_chunks else 4)
+
+
+def test_jpeg_encoding_is_measured_on_threads() -> None:
+    assert jpeg_fps(frames=8, threads=2, side=64) > 0
