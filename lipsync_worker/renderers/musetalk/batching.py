@@ -4,7 +4,8 @@ UNet batches.
 Task threads hand their chunk to one `CrossSessionBatcher` and wait for its frames; the
 batcher's own thread gathers frames of every chunk in hand, most urgent first (a new answer's
 first chunk before later chunks: `RenderRequest.priority`), waits a few milliseconds for more
-when the batch is not full, renders them in one pass and hands each chunk its frames. A chunk's
+when the batch is not full, generates them in one pass and hands each chunk its part, which
+the chunk's own thread blends into frames. A chunk's
 cancel check runs before each batch that would take its frames and again after the pass, so a
 barge-in drops that chunk's frames from the batch in flight; the other chunks are unaffected.
 Plain Python and threads: no Celery, Django or CUDA here.
@@ -44,8 +45,12 @@ class BatchRenderer(Protocol):
 
     def plan(self, baked: Baked, audio: np.ndarray, state: StreamState) -> Any: ...
 
-    def render_frames(self, spans: Sequence[tuple[Any, int, int]]) -> list[list[RenderedFrame]]:
-        """Frames start..stop of each planned chunk, in one pass."""
+    def generate(self, spans: Sequence[tuple[Any, int, int]]) -> list[Any]:
+        """What the accelerator makes of frames start..stop of each planned chunk, in one pass."""
+        ...
+
+    def blend_frames(self, plan: Any, start: int, generated: Any) -> list[RenderedFrame]:
+        """The chunk's frames from its part of a pass (on the chunk's own thread)."""
         ...
 
 
@@ -56,7 +61,7 @@ class _Chunk:
     arrival: int
     should_cancel: CancelCheck
     turn_frame: int
-    out: queue.SimpleQueue[list[RenderedFrame] | BaseException | None] = field(
+    out: queue.SimpleQueue[tuple[int, Any] | BaseException | None] = field(
         default_factory=queue.SimpleQueue
     )
     done: int = 0  # frames handed out so far
@@ -142,7 +147,10 @@ class CrossSessionBatcher:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield item
+                start, generated = item
+                # Blending and pasting run here, on the task's thread, beside the other
+                # chunks' threads: the loop's thread only feeds the accelerator.
+                yield self.renderer.blend_frames(plan, start, generated)
         finally:  # a caller that stops listening takes its chunk out of the loop's hands
             self._finish(chunk, None)
 
@@ -178,8 +186,8 @@ class CrossSessionBatcher:
             return
         started = time.perf_counter()
         try:
-            rendered: list[list[RenderedFrame] | None] = list(
-                self.renderer.render_frames([(c.plan, a, b) for c, a, b in spans])
+            rendered: list[Any] = list(
+                self.renderer.generate([(c.plan, a, b) for c, a, b in spans])
             )
         except Exception:
             if len(spans) == 1:
@@ -189,22 +197,22 @@ class CrossSessionBatcher:
             rendered = [self._alone(chunk, a, b) for chunk, a, b in spans]
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._record(BatchRecord(sum(b - a for _, a, b in spans), len(spans), elapsed_ms))
-        for (chunk, _, stop), frames in zip(spans, rendered, strict=True):
-            if frames is None or self._cancelled(chunk):  # cancelled in the pass: dropped
+        for (chunk, start, stop), generated in zip(spans, rendered, strict=True):
+            if generated is None or self._cancelled(chunk):  # cancelled in the pass: dropped
                 continue
             chunk.done = stop
-            chunk.out.put(frames)
+            chunk.out.put((start, generated))
             if chunk.left == 0:
                 self._finish(chunk, None)
 
-    def _alone(self, chunk: _Chunk, start: int, stop: int) -> list[RenderedFrame] | None:
+    def _alone(self, chunk: _Chunk, start: int, stop: int) -> Any:
         try:
-            (frames,) = self.renderer.render_frames([(chunk.plan, start, stop)])
+            (generated,) = self.renderer.generate([(chunk.plan, start, stop)])
         except Exception as error:
             log.exception("a chunk's frames %d..%d failed", start, stop)
             self._finish(chunk, error)
             return None
-        return frames
+        return generated
 
     def _cancelled(self, chunk: _Chunk) -> bool:
         try:

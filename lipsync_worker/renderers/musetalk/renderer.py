@@ -177,36 +177,47 @@ class MuseTalkRenderer:
     def render_frames(
         self, spans: Sequence[tuple[ChunkPlan, int, int]]
     ) -> list[list[RenderedFrame]]:
-        """Frames of several chunks (any avatar, any turn) in one UNet pass and one VAE decode.
+        """Frames of several chunks (any avatar, any turn) in one UNet pass and one VAE decode."""
+        crops = self.generate(spans)
+        return [
+            self.blend_frames(plan, start, c)
+            for (plan, start, _), c in zip(spans, crops, strict=True)
+        ]
+
+    def generate(self, spans: Sequence[tuple[ChunkPlan, int, int]]) -> list[np.ndarray]:
+        """The generated face crops of frames start..stop of each planned chunk: the GPU's part.
 
         Each frame depends on its own latents and audio window only, so a frame comes out the
         same whichever frames share its batch.
         """
-        masked, reference, audio, owners = [], [], [], []
+        masked, reference, audio, sizes = [], [], [], []
         for plan, start, stop in spans:
-            idle = [plan.state.idle_index(j, plan.baked.frame_count) for j in range(start, stop)]
+            idle = self._idle(plan, start, stop)
             masked.append(plan.baked.arrays["masked_latents"][idle])
             reference.append(plan.baked.arrays["reference_latents"][idle])
             audio.append(plan.features[start:stop])
-            owners.append(idle)
-        if not owners or not sum(map(len, owners)):
-            return [[] for _ in spans]
+            sizes.append(len(idle))
+        if not sum(sizes):
+            return [np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8) for _ in spans]
         with torch.inference_mode():
             generated = self._generate(
                 np.concatenate(masked), np.concatenate(reference), torch.cat(audio)
             )
-        frames, offset = [], 0
-        for (plan, start, stop), idle in zip(spans, owners, strict=True):
-            mask = plan.baked.arrays["mask"]
-            images = generated[offset : offset + len(idle)]
-            offset += len(idle)
-            frames.append(
-                [
-                    self._frame(plan.baked, plan.state.turn_frame + j, i, image, mask)
-                    for j, i, image in zip(range(start, stop), idle, images, strict=True)
-                ]
-            )
-        return frames
+        offsets = np.cumsum([0, *sizes])
+        return [generated[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+
+    def blend_frames(self, plan: ChunkPlan, start: int, crops: np.ndarray) -> list[RenderedFrame]:
+        """Generated crops pasted onto their idle frames: the CPU's part, any thread's."""
+        idle = self._idle(plan, start, start + len(crops))
+        mask = plan.baked.arrays["mask"]
+        return [
+            self._frame(plan.baked, plan.state.turn_frame + start + k, i, crop, mask)
+            for k, (i, crop) in enumerate(zip(idle, crops, strict=True))
+        ]
+
+    @staticmethod
+    def _idle(plan: ChunkPlan, start: int, stop: int) -> list[int]:
+        return [plan.state.idle_index(j, plan.baked.frame_count) for j in range(start, stop)]
 
     def _generate(
         self, masked: np.ndarray, reference: np.ndarray, audio: torch.Tensor
