@@ -128,6 +128,23 @@ VARIABLES: dict[str, Variable] = {
             "Memory a lipsync worker may use for resident baked avatars.",
         ),
         Variable(
+            "LIPSYNC_BATCH_CHUNKS",
+            "0",
+            "Chunks a lipsync worker holds at once, from any sessions, their MuseTalk frames "
+            "rendered in shared batches (a thread per chunk, one render loop); 0: one chunk at "
+            "a time.",
+        ),
+        Variable(
+            "LIPSYNC_BATCH_FRAMES",
+            "32",
+            "Most frames in one MuseTalk batch when chunks are batched across sessions.",
+        ),
+        Variable(
+            "LIPSYNC_BATCH_GATHER_MS",
+            "5",
+            "How long a batch that is not full waits for other sessions' frames.",
+        ),
+        Variable(
             "MUSETALK_MODELS",
             "unset",
             "Directory with MuseTalk v1.5 weights in the official layout.",
@@ -292,6 +309,15 @@ def daphne_size_flags(environ: Mapping[str, str] | None = None) -> list[str]:
         "--websocket-max-message-size",
         value("WS_MAX_MESSAGE_BYTES"),
     ]
+
+
+def lipsync_pool_flags(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The lipsync worker's pool: solo, or a thread per chunk when chunks are batched."""
+    source = os.environ if environ is None else environ
+    chunks = int(source.get("LIPSYNC_BATCH_CHUNKS") or VARIABLES["LIPSYNC_BATCH_CHUNKS"].default)
+    if chunks > 0:
+        return ["--pool=threads", f"--concurrency={chunks}"]
+    return ["--pool=solo"]
 
 
 def stored_secret(name: str, filename: str) -> str:

@@ -229,6 +229,9 @@ METRICS_PUBLIC = DEBUG
 # --- Pipeline backends -----------------------------------------------------------------------
 LIPSYNC_RENDERER = env_str("LIPSYNC_RENDERER", "auto")
 LIPSYNC_MEMORY_MB = env_int("LIPSYNC_MEMORY_MB", 4096)
+LIPSYNC_BATCH_CHUNKS = max(0, env_int("LIPSYNC_BATCH_CHUNKS", 0))
+LIPSYNC_BATCH_FRAMES = max(1, env_int("LIPSYNC_BATCH_FRAMES", 32))
+LIPSYNC_BATCH_GATHER_MS = max(0.0, env_float("LIPSYNC_BATCH_GATHER_MS", 5.0))
 MUSETALK_MODELS = env_optional("MUSETALK_MODELS")
 MODELS_DIR = PACKAGED_MODELS_DIR  # packaged models, assembled and checked at first use
 WHISPER_MODEL = env_optional("WHISPER_MODEL")

@@ -24,7 +24,14 @@ from urllib.parse import urlsplit
 
 import redis
 
-from avatarsite.env import VAR_DIR, daphne_size_flags, env_int, env_str, stored_secret
+from avatarsite.env import (
+    VAR_DIR,
+    daphne_size_flags,
+    env_int,
+    env_str,
+    lipsync_pool_flags,
+    stored_secret,
+)
 from avatarsite.infra.ports import port_holder, port_taken
 
 STOP_GRACE_S = 10.0
@@ -158,11 +165,16 @@ def prepare_database(env: dict[str, str]) -> None:
         subprocess.run(manage + step, env=env, check=True)
 
 
-def celery_worker_argv(queue: str, node: str) -> list[str]:
-    """A worker as the product runs one: solo pool (models stay resident), one task at a time."""
+def celery_worker_argv(
+    queue: str, node: str, environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """A worker as the product runs one: models stay resident, one task at a time (solo pool),
+    except a lipsync worker that batches chunks across sessions (a thread per chunk held)."""
+    pool = lipsync_pool_flags(environ) if queue == "lipsync" else ["--pool=solo"]
     return [
         *(sys.executable, "-m", "celery", "-A", "avatarsite", "worker", "-Q", queue),
-        *("--pool=solo", "--prefetch-multiplier=1", "-n", f"{node}@%h", "--loglevel=INFO"),
+        *pool,
+        *("--prefetch-multiplier=1", "-n", f"{node}@%h", "--loglevel=INFO"),
     ]
 
 

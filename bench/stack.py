@@ -187,7 +187,7 @@ def start_stack(*, slug: str = "demo", baseline: bool = True, pocketsphinx: bool
             env=env,
             check=True,
         )
-        _start(stack, "lipsync", celery_worker_argv("lipsync", f"lipsync-{redis_port}"), env)
+        _start(stack, "lipsync", celery_worker_argv("lipsync", f"lipsync-{redis_port}", env), env)
         _start(stack, "speech", celery_worker_argv("speech", f"speech-{redis_port}"), env)
         subprocess.run(
             [sys.executable, "manage.py", "load_demo", "--bake"],

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-from contracts.media import Box
+from contracts.media import SAMPLES_PER_FRAME, Box
 
 RENDER_TASK = "lipsync_worker.tasks.render_chunk"  # kwargs: RenderRequest
 BAKE_TASK = "lipsync_worker.tasks.bake_avatar"  # kwargs: avatar_id
@@ -23,6 +23,7 @@ HANDOFF_WEBHOOK_TASK = "handoff.tasks.deliver_webhook"  # kwargs: hand_off_id (n
 # Per-turn cancel flags and per-task revoke marks in Redis: the gateway sets them, lipsync
 # workers read them before a chunk starts and between batches.
 CANCEL_TTL_S = 600
+RIGHT_AUDIO_MAX_BYTES = 32_000  # 1 s of 16 kHz int16: far more than any renderer looks ahead
 
 
 def cancel_key(turn_id: str) -> str:
@@ -74,7 +75,19 @@ class RenderRequest:
     audio: bytes  # int16 mono 16 kHz PCM
     idle_start: int
     turn_frame: int
-    left_audio: bytes = b""
+    left_audio: bytes = b""  # the turn's audio just before `audio`
+    right_audio: bytes = b""  # the turn's audio just after `audio` (none after the turn's last)
+
+    def __post_init__(self) -> None:
+        for name in ("audio", "left_audio", "right_audio"):
+            value = getattr(self, name)
+            if not isinstance(value, bytes) or len(value) % 2:
+                raise MessageError(f"{name} is not int16 PCM bytes")
+        if len(self.right_audio) > RIGHT_AUDIO_MAX_BYTES:
+            raise MessageError(f"right_audio over {RIGHT_AUDIO_MAX_BYTES} bytes")
+        if self.right_audio and len(self.audio) % (2 * SAMPLES_PER_FRAME):
+            # Audio follows only a chunk that is not its turn's last: a whole number of frames.
+            raise MessageError("right_audio after audio that is not a whole number of frames")
 
     def to_kwargs(self) -> dict[str, Any]:
         return _kwargs_of(self)
@@ -85,7 +98,7 @@ class RenderRequest:
         return request
 
     def shown(self) -> str:
-        return _sizes_only(self, ("audio", "left_audio"))
+        return _sizes_only(self, ("audio", "left_audio", "right_audio"))
 
     @property
     def priority(self) -> int:

@@ -111,6 +111,9 @@ class StreamState:
     chunk, up to about a second otherwise); renderers warm their smoothing or their audio
     encoder window on it so there is no jump at chunk borders. Every chunk but a turn's last
     must hold a whole number of frames (a multiple of SAMPLES_PER_FRAME samples).
+    `right_audio` is the turn's audio just after this chunk (a few frames; empty after the
+    turn's last chunk, where silence follows): renderers that look ahead in the audio (MuseTalk
+    looks two frames ahead) read it so a chunk's last frames render as in the whole turn.
     `phonemes`, when the TTS reported them, are the phonemes of the left context and the chunk,
     their samples counted from the first sample of `left_audio` (of the chunk when there is no
     left context); renderers that can shape the mouth by them do, the rest ignore them.
@@ -119,6 +122,7 @@ class StreamState:
     idle_start: int = 0  # idle-cycle frame the turn started on
     turn_frame: int = 0  # frames of this turn rendered before this chunk
     left_audio: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    right_audio: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     phonemes: tuple[PhonemeSpan, ...] = ()
 
     def idle_index(self, frame_in_chunk: int, cycle_length: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -36,6 +37,7 @@ from lipsync_worker.contract import (
     StreamState,
     frames_for_samples,
 )
+from lipsync_worker.renderers.musetalk.batching import BatchRenderer, CrossSessionBatcher
 from lipsync_worker.resident import ResidentAvatars
 from lipsync_worker.wire import frames_messages
 
@@ -43,13 +45,32 @@ log = logging.getLogger(__name__)
 
 _resident = ResidentAvatars(budget_bytes=settings.LIPSYNC_MEMORY_MB * 1024 * 1024)
 _renderers: dict[str, LipSyncRenderer] = {}
+_batchers: dict[str, CrossSessionBatcher] = {}
+_loading = threading.Lock()  # task threads of a batching worker ask for a renderer at once
 
 
 def _renderer(kind: str) -> LipSyncRenderer:
     """One renderer instance per kind per worker: models load once, not per chunk."""
-    if kind not in _renderers:
-        _renderers[kind] = selection.build(kind, settings.MUSETALK_MODELS)
-    return _renderers[kind]
+    with _loading:
+        if kind not in _renderers:
+            _renderers[kind] = selection.build(kind, settings.MUSETALK_MODELS)
+        return _renderers[kind]
+
+
+def _batcher(kind: str) -> CrossSessionBatcher | None:
+    """The worker's shared render loop for `kind` when it batches chunks across sessions
+    (LIPSYNC_BATCH_CHUNKS task threads) and the renderer can; else None: one chunk at a time."""
+    backend = _renderer(kind)
+    if settings.LIPSYNC_BATCH_CHUNKS <= 0 or not isinstance(backend, BatchRenderer):
+        return None
+    with _loading:
+        if kind not in _batchers:
+            _batchers[kind] = CrossSessionBatcher(
+                backend,
+                max_frames=settings.LIPSYNC_BATCH_FRAMES,
+                gather_s=settings.LIPSYNC_BATCH_GATHER_MS / 1000,
+            )
+        return _batchers[kind]
 
 
 def _private(relative: str) -> Path:
@@ -161,16 +182,27 @@ def render_chunk(self: Any, **kwargs: Any) -> None:
     total = 0
     try:
         baked = resident_baked(request.avatar_id, request.baked_checksum)
-        backend = _renderer(request.renderer)
         state = StreamState(
             idle_start=request.idle_start,
             turn_frame=request.turn_frame,
             left_audio=np.frombuffer(request.left_audio, dtype=np.int16),
+            right_audio=np.frombuffer(request.right_audio, dtype=np.int16),
         )
         pcm = np.frombuffer(request.audio, dtype=np.int16)
         total = frames_for_samples(len(pcm))
-        log.info("rendering turn %s chunk %s: %d frames", turn_id, seq, total)
-        for batch in backend.render(baked, pcm, state, lambda: turn_cancelled(client, turn_id)):
+        batcher = _batcher(request.renderer)
+        shared = " in batches shared across sessions" if batcher else ""
+        log.info("rendering turn %s chunk %s: %d frames%s", turn_id, seq, total, shared)
+
+        def cancelled() -> bool:
+            return turn_cancelled(client, turn_id)
+
+        batches = (
+            batcher.render(baked, pcm, state, cancelled, priority=request.priority)
+            if batcher
+            else _renderer(request.renderer).render(baked, pcm, state, cancelled)
+        )
+        for batch in batches:
             frames.extend(batch)
     except RenderCancelled:
         log.info(

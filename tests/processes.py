@@ -109,7 +109,7 @@ def celery_worker(
     queue: str, env: dict[str, str], log_dir: Path, name: str | None = None
 ) -> Process:
     node = name or f"{queue}-{uuid.uuid4().hex[:6]}"
-    argv = [*celery_worker_argv(queue, node), "--without-gossip", "--without-mingle"]
+    argv = [*celery_worker_argv(queue, node, env), "--without-gossip", "--without-mingle"]
     return Process(node, argv, env, log_dir)
 
 

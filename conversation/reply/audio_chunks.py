@@ -1,10 +1,11 @@
 """Audio framing for lip-sync: cut TTS audio into frame-aligned chunks and give each chunk the
-audio just before it. Pure numpy over int16 mono samples (resampling is `tts/resample.py`'s).
+audio just before and just after it. Pure numpy over int16 mono samples (resampling is
+`tts/resample.py`'s).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from contracts.media import SAMPLE_RATE, SAMPLES_PER_FRAME
 FIRST_CHUNK_SAMPLES = 10 * SAMPLES_PER_FRAME  # 0.4 s: the turn's first frames come early
 MAX_CHUNK_SAMPLES = 25 * SAMPLES_PER_FRAME  # 1.0 s: one short, cancellable lip-sync task
 LEFT_CONTEXT_MS = 1000.0
+# MuseTalk's audio window reaches two frames past each frame, and Whisper's mel frames a little
+# further: 200 ms after a chunk make its last frames render as in a render of the whole turn.
+RIGHT_CONTEXT_MS = 200.0
 
 
 def _check_frame_multiple(samples: int, name: str) -> None:
@@ -69,6 +73,9 @@ class LipSyncChunk:
     left_audio: np.ndarray  # the turn's audio just before this chunk, up to LEFT_CONTEXT_MS
     sentence: int
     is_last_of_sentence: bool
+    # The turn's audio just after this chunk, up to RIGHT_CONTEXT_MS; shorter only at the
+    # turn's end (after it comes silence) or after a sentence whose speech failed.
+    right_audio: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
 
 
 class TurnAudioChunker:
@@ -77,6 +84,10 @@ class TurnAudioChunker:
     Within a sentence it cuts like `split_pcm` (only the turn's first chunk is short); at
     `end_sentence` the rest is padded with silence to whole frames, so every chunk of a turn
     is frame-aligned and each sentence (and its subtitle) starts on a chunk of its own.
+
+    A cut chunk is held back until the `right_ms` of audio that follow it are known (more of
+    its sentence, or the next sentence's first words), so its last frames see the audio they
+    lead into; `release_held` hands them out when no more audio is coming soon.
     """
 
     def __init__(
@@ -85,17 +96,21 @@ class TurnAudioChunker:
         first_chunk_samples: int = FIRST_CHUNK_SAMPLES,
         max_chunk_samples: int = MAX_CHUNK_SAMPLES,
         context_ms: float = LEFT_CONTEXT_MS,
+        right_ms: float = RIGHT_CONTEXT_MS,
     ) -> None:
         _check_frame_multiple(first_chunk_samples, "first_chunk_samples")
         _check_frame_multiple(max_chunk_samples, "max_chunk_samples")
         self.first_chunk_samples = first_chunk_samples
         self.max_chunk_samples = max_chunk_samples
         self.context_ms = context_ms
+        self.right_samples = max(0, int(round(right_ms * SAMPLE_RATE / 1000.0)))
         self.reset()
 
     def reset(self) -> None:
+        """Start a new turn: everything cut or pending is dropped."""
         self._pending = np.zeros(0, dtype=np.int16)
         self._history = np.zeros(0, dtype=np.int16)
+        self._held: list[LipSyncChunk] = []
         self._frames_done = 0
         self._sentence = 0
 
@@ -104,26 +119,51 @@ class TurnAudioChunker:
         return self.first_chunk_samples if self._frames_done == 0 else self.max_chunk_samples
 
     def push(self, pcm: np.ndarray) -> list[LipSyncChunk]:
-        """Add TTS audio of the current sentence; return the chunks that are full now."""
+        """Add TTS audio of the current sentence; return the chunks whose right context is in."""
         self._pending = np.concatenate([self._pending, np.asarray(pcm, dtype=np.int16)])
-        chunks = []
         # Strictly more than a chunk: the last full one might be the sentence's last.
         while len(self._pending) > self._next_size:
-            chunks.append(self._take(self._next_size, last=False))
-        return chunks
+            self._take(self._next_size, last=False)
+        return self._release(final=False)
 
     def end_sentence(self) -> list[LipSyncChunk]:
-        """The sentence's TTS is done: emit what is left, padded, marked last of its sentence."""
-        chunks = []
+        """The sentence's TTS is done: cut what is left, padded, marked last of its sentence.
+
+        The sentence's last chunk is held until the next sentence's audio (or `finish`).
+        """
         while len(self._pending) > self._next_size:
-            chunks.append(self._take(self._next_size, last=False))
+            self._take(self._next_size, last=False)
         if len(self._pending):  # never empty after audio: `push` always keeps some back
             self._pending = pad_to_whole_frames(self._pending)
-            chunks.append(self._take(len(self._pending), last=True))
+            self._take(len(self._pending), last=True)
         self._sentence += 1
-        return chunks
+        return self._release(final=False)
 
-    def _take(self, size: int, *, last: bool) -> LipSyncChunk:
+    def drop_sentence(self) -> list[LipSyncChunk]:
+        """The sentence's speech failed: its uncut audio is dropped, the held chunks go out now.
+
+        What followed them will not play, so they get the right context known so far.
+        """
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._sentence += 1
+        return self._release(final=True)
+
+    def release_held(self) -> list[LipSyncChunk]:
+        """The held chunks with the right context known now: at the turn's end, or when the
+        next sentence is not written yet (a pause, silence, follows)."""
+        return self._release(final=True)
+
+    def _release(self, *, final: bool) -> list[LipSyncChunk]:
+        released = []
+        while self._held:
+            after = [c.pcm for c in self._held[1:]] + [self._pending]
+            right = np.concatenate(after)[: self.right_samples]
+            if len(right) < self.right_samples and not final:
+                break
+            released.append(replace(self._held.pop(0), right_audio=right.copy()))
+        return released
+
+    def _take(self, size: int, *, last: bool) -> None:
         pcm, self._pending = self._pending[:size].copy(), self._pending[size:]
         chunk = LipSyncChunk(
             pcm=pcm,
@@ -135,4 +175,4 @@ class TurnAudioChunker:
         self._frames_done += -(-size // SAMPLES_PER_FRAME)
         keep = int(self.context_ms * SAMPLE_RATE / 1000.0)
         self._history = np.concatenate([self._history, pcm])[-keep:] if keep else self._history
-        return chunk
+        self._held.append(chunk)

@@ -48,6 +48,7 @@ class CeleryRenderQueue:
             idle_start=idle_start,
             turn_frame=chunk.first_frame,
             left_audio=chunk.left_audio.tobytes(),
+            right_audio=chunk.right_audio.tobytes(),
         )
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_publisher, dispatch.send_render, request)

@@ -31,22 +31,31 @@ async def speak(
     """Speak every sentence until END, then close the media's input."""
     audio = TurnAudioChunker()
     held: list[tuple[LipSyncChunk, int, Subtitle | None]] = []  # without streaming: speech first
+    texts: dict[int, str] = {}  # sentence index -> its written form, for its subtitle
+    subtitled: set[int] = set()
     index = 0
 
-    async def submit(chunk: LipSyncChunk, sentence: str, first_seq: int) -> None:
-        seq = media.next_seq + len(held)
-        subtitle = (
-            Subtitle(turn_id=turn.turn_id, seq=seq, text=sentence, sentence=index)
-            if seq == first_seq
-            else None
-        )
-        if ctx.streaming:
-            await _queue(turn, ctx, media, chunk, index, subtitle)
-        else:
-            held.append((chunk, index, subtitle))
+    async def submit(chunks: list[LipSyncChunk]) -> None:
+        # The chunker holds a chunk until the audio after it is known, so a chunk may come out
+        # while the next sentence speaks: its subtitle is its own sentence's, on that
+        # sentence's first chunk.
+        for chunk in chunks:
+            subtitle = None
+            if chunk.sentence not in subtitled:
+                subtitled.add(chunk.sentence)
+                subtitle = Subtitle(
+                    turn_id=turn.turn_id,
+                    seq=media.next_seq + len(held),
+                    text=texts[chunk.sentence],
+                    sentence=chunk.sentence,
+                )
+            if ctx.streaming:
+                await _queue(turn, ctx, media, chunk, chunk.sentence, subtitle)
+            else:
+                held.append((chunk, chunk.sentence, subtitle))
 
     while (sentence := await sentences.get()) is not END:
-        first_seq = media.next_seq + len(held)
+        texts[index] = sentence
         started = time.monotonic()
         try:
             async with asyncio.timeout(ctx.timeouts.tts_sentence_s):
@@ -62,10 +71,14 @@ async def speak(
                 async with contextlib.aclosing(blocks):
                     async for block in blocks:
                         turn.mark("tts_first_audio_ms")
-                        for chunk in audio.push(block):
-                            await submit(chunk, sentence, first_seq)
-            for chunk in audio.end_sentence():
-                await submit(chunk, sentence, first_seq)
+                        await submit(audio.push(block))
+            ended = audio.end_sentence()
+            # The sentence's last chunk waits for the next sentence's first words only when
+            # that sentence is already written and the turn's first frames are not at stake;
+            # else it goes now, with the silence it will be followed by.
+            if sentences.empty() or media.next_seq + len(held) + len(ended) == 0:
+                ended += audio.release_held()
+            await submit(ended)
         except (TtsError, TimeoutError) as error:
             kind = error.kind if isinstance(error, TtsError) else "timeout"
             log.info(
@@ -75,12 +88,19 @@ async def speak(
                 (time.monotonic() - started) * 1000,
             )
             turn.fallback(Fallback.SUBTITLES_ONLY)
-            audio.reset()
-            if media.next_seq + len(held) == first_seq:  # else its subtitle rides on its audio
-                alone = Subtitle(turn_id=turn.turn_id, seq=first_seq, text=sentence, sentence=index)
+            await submit(audio.drop_sentence())
+            if index not in subtitled:  # else its subtitle rides on its audio
+                subtitled.add(index)
+                alone = Subtitle(
+                    turn_id=turn.turn_id,
+                    seq=media.next_seq + len(held),
+                    text=sentence,
+                    sentence=index,
+                )
                 if media.subtitle_without_audio(alone):
                     await ctx.output.send_json(turn, alone)
         index += 1
+    await submit(audio.release_held())
     for chunk, sentence_index, subtitle in held:
         await _queue(turn, ctx, media, chunk, sentence_index, subtitle)
     media.close()

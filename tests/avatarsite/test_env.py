@@ -31,3 +31,10 @@ def test_generated_secret_is_stable_and_private(
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
     monkeypatch.setenv("SECRET_KEY", "from-env")
     assert env.stored_secret("SECRET_KEY", "secret_key") == "from-env"
+
+
+def test_cross_session_batching_runs_the_lipsync_worker_on_threads() -> None:
+    assert env.lipsync_pool_flags({}) == ["--pool=solo"]
+    assert env.lipsync_pool_flags({"LIPSYNC_BATCH_CHUNKS": "0"}) == ["--pool=solo"]
+    threads = env.lipsync_pool_flags({"LIPSYNC_BATCH_CHUNKS": "16"})
+    assert threads == ["--pool=threads", "--concurrency=16"]

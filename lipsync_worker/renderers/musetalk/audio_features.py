@@ -74,6 +74,8 @@ def frame_features(
     audio: np.ndarray,
     left_audio: np.ndarray | None = None,
     turn_frame: int = 0,
+    *,
+    right_audio: np.ndarray | None = None,
 ) -> torch.Tensor:
     """F x (10 * layers) x d_model cross-attention inputs, one row per frame of `audio`.
 
@@ -81,7 +83,8 @@ def frame_features(
     before it. Each sample is placed in the Whisper window where a render of the whole turn
     would place it (windows start at the turn's first sample, silence fills the part of the
     window before the left context), because the encoder's features depend on the absolute
-    position in its window. Positions outside the audio we have are zero vectors.
+    position in its window. `right_audio` is the turn's audio just after the chunk: the last
+    frames' windows reach into it. Positions outside the audio we have are zero vectors.
     """
     window = int(models.feature_extractor.n_samples)
     if window % SAMPLES_PER_FRAME:
@@ -90,8 +93,16 @@ def frame_features(
     left = usable_left_context(left_audio if left_audio is not None else np.zeros(0, np.int16))
     left = left[max(0, len(left) - chunk_start) :]  # nothing before the turn's first sample
     lead = (chunk_start - len(left)) % window
+    right = right_audio if right_audio is not None else np.zeros(0, np.int16)
+    if len(right) and len(audio) % SAMPLES_PER_FRAME:
+        raise ValueError("right context after audio that is not a whole number of frames")
     joined = np.concatenate(
-        [np.zeros(lead, np.float32), to_float_audio(left), to_float_audio(audio)]
+        [
+            np.zeros(lead, np.float32),
+            to_float_audio(left),
+            to_float_audio(audio),
+            to_float_audio(right),
+        ]
     )
     hidden = encoder_layers(models, joined)
     hidden[: lead // SAMPLES_PER_POSITION] = 0.0  # silence we made up, not the turn's audio

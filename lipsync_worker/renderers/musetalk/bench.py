@@ -4,7 +4,11 @@
     python -m lipsync_worker.renderers.musetalk.bench --device cpu --tiny      # smoke test of the path
 
 Random weights cost the same time as trained ones, so a GPU box needs no download to answer
-"how many avatars can this card drive in real time".
+"how many avatars can this card drive in real time". It prints one JSON line per batch size
+(frames per second of one chunk rendered in batches of that size), the face crops per second
+JPEG encoding keeps up with on four threads, then, with `--sessions`,
+one per count of simulated speaking sessions fed through the cross-session batcher (late chunks,
+chunk latency p50/p95), and last the most sessions served without a late chunk.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +35,8 @@ from lipsync_worker.renderers.musetalk.models import (
     place,
 )
 from lipsync_worker.renderers.musetalk.renderer import CROP_SIZE, MuseTalkRenderer
+from lipsync_worker.renderers.musetalk.session_load import most_sessions
+from lipsync_worker.wire import encode_jpeg
 
 
 @dataclass(frozen=True)
@@ -214,10 +221,31 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def jpeg_fps(frames: int = 200, threads: int = 4, side: int = 256, seed: int = 0) -> float:
+    """Face crops JPEG-encoded per second by `threads` threads, as a batching worker's task
+    threads encode their chunks' frames side by side (OpenCV releases the GIL)."""
+    rng = np.random.default_rng(seed)
+    crops = rng.integers(0, 256, (frames, side, side, 3), dtype=np.uint8)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(encode_jpeg, crops))
+    return frames / (time.perf_counter() - started)
+
+
 def main(argv: list[str] | None = None) -> list[BenchResult]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 8, 16, 32])
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        nargs="*",
+        default=[],
+        help="counts of simulated 25 fps speaking sessions to try, e.g. 4 8 16 24 32",
+    )
+    parser.add_argument("--session-seconds", type=int, default=5)
+    parser.add_argument("--max-frames", type=int, default=32, help="cross-session batch size")
+    parser.add_argument("--gather-ms", type=float, default=5.0)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tiny", action="store_true", help="tiny random models (CPU smoke)")
@@ -228,12 +256,33 @@ def main(argv: list[str] | None = None) -> list[BenchResult]:
         models = load_models(args.models_dir, device=device)
     else:
         models = random_models(TINY if args.tiny else FULL, device)
+    where = {"device": str(device), "dtype": str(models.dtype)}
     results = []
     for batch_size in args.batch_sizes:
         result = measure(models, batch_size, args.seconds, args.repeats)
-        print(json.dumps({"device": str(device), "dtype": str(models.dtype), **asdict(result)}))
+        print(json.dumps({**where, **asdict(result)}))
         results.append(result)
+    print(json.dumps({**where, "jpeg_fps_4_threads": jpeg_fps()}))
+    if args.sessions:
+        baked = synthetic_baked()
+        best, loads = most_sessions(
+            MuseTalkRenderer(models),
+            baked,
+            args.sessions,
+            seconds=args.session_seconds,
+            max_frames=args.max_frames,
+            gather_s=args.gather_ms / 1000,
+        )
+        for load in loads:
+            print(json.dumps({**where, **asdict(load)}))
+        print(json.dumps({**where, "sessions_without_a_late_chunk": best, **_memory(baked)}))
     return results
+
+
+def _memory(baked: Baked) -> dict[str, float | None]:
+    """Memory of one resident avatar (its bake, in host memory) and the GPU's peak."""
+    peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+    return {"resident_avatar_mb": baked.nbytes() / 2**20, "gpu_peak_mb": peak}
 
 
 if __name__ == "__main__":

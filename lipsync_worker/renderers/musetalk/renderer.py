@@ -9,7 +9,8 @@ the result through the soft lower-face mask so only the mouth region changes.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -86,6 +87,16 @@ def blend(idle_patch: np.ndarray, generated: np.ndarray, mask: np.ndarray) -> np
     return np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkPlan:
+    """One chunk on its way through the UNet: its avatar, place in the turn and audio windows."""
+
+    baked: Baked
+    state: StreamState
+    features: torch.Tensor  # one cross-attention input per frame of the chunk
+    n_frames: int
+
+
 class MuseTalkRenderer:
     """Bakes avatars into VAE latents and renders audio chunks with the MuseTalk v1.5 UNet."""
 
@@ -140,27 +151,73 @@ class MuseTalkRenderer:
         state: StreamState,
         should_cancel: CancelCheck,
     ) -> Iterator[list[RenderedFrame]]:
-        features: torch.Tensor | None = None
+        plan: ChunkPlan | None = None
         n_frames = frames_for_samples(len(audio))
-        cycle = baked.frame_count
-        masked = baked.arrays["masked_latents"]
-        reference = baked.arrays["reference_latents"]
-        mask = baked.arrays["mask"]
         for start in range(0, n_frames, self.batch_size):
             if should_cancel():
                 raise RenderCancelled(f"cancelled before frame {state.turn_frame + start}")
+            if plan is None:
+                plan = self.plan(baked, audio, state)
             stop = min(start + self.batch_size, n_frames)
-            idle = [state.idle_index(j, cycle) for j in range(start, stop)]
-            with torch.inference_mode():
-                if features is None:
-                    features = frame_features(
-                        self.models, audio, state.left_audio, state.turn_frame
-                    )
-                generated = self._generate(masked[idle], reference[idle], features[start:stop])
-            yield [
-                self._frame(baked, state.turn_frame + j, i, image, mask)
-                for j, i, image in zip(range(start, stop), idle, generated, strict=True)
-            ]
+            (frames,) = self.render_frames([(plan, start, stop)])
+            yield frames
+
+    def plan(self, baked: Baked, audio: np.ndarray, state: StreamState) -> ChunkPlan:
+        """A chunk's audio conditioning, ready for its frames to join any UNet batch."""
+        with torch.inference_mode():
+            features = frame_features(
+                self.models,
+                audio,
+                state.left_audio,
+                state.turn_frame,
+                right_audio=state.right_audio,
+            )
+        return ChunkPlan(baked, state, features, frames_for_samples(len(audio)))
+
+    def render_frames(
+        self, spans: Sequence[tuple[ChunkPlan, int, int]]
+    ) -> list[list[RenderedFrame]]:
+        """Frames of several chunks (any avatar, any turn) in one UNet pass and one VAE decode."""
+        crops = self.generate(spans)
+        return [
+            self.blend_frames(plan, start, c)
+            for (plan, start, _), c in zip(spans, crops, strict=True)
+        ]
+
+    def generate(self, spans: Sequence[tuple[ChunkPlan, int, int]]) -> list[np.ndarray]:
+        """The generated face crops of frames start..stop of each planned chunk: the GPU's part.
+
+        Each frame depends on its own latents and audio window only, so a frame comes out the
+        same whichever frames share its batch.
+        """
+        masked, reference, audio, sizes = [], [], [], []
+        for plan, start, stop in spans:
+            idle = self._idle(plan, start, stop)
+            masked.append(plan.baked.arrays["masked_latents"][idle])
+            reference.append(plan.baked.arrays["reference_latents"][idle])
+            audio.append(plan.features[start:stop])
+            sizes.append(len(idle))
+        if not sum(sizes):
+            return [np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8) for _ in spans]
+        with torch.inference_mode():
+            generated = self._generate(
+                np.concatenate(masked), np.concatenate(reference), torch.cat(audio)
+            )
+        offsets = np.cumsum([0, *sizes])
+        return [generated[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
+
+    def blend_frames(self, plan: ChunkPlan, start: int, crops: np.ndarray) -> list[RenderedFrame]:
+        """Generated crops pasted onto their idle frames: the CPU's part, any thread's."""
+        idle = self._idle(plan, start, start + len(crops))
+        mask = plan.baked.arrays["mask"]
+        return [
+            self._frame(plan.baked, plan.state.turn_frame + start + k, i, crop, mask)
+            for k, (i, crop) in enumerate(zip(idle, crops, strict=True))
+        ]
+
+    @staticmethod
+    def _idle(plan: ChunkPlan, start: int, stop: int) -> list[int]:
+        return [plan.state.idle_index(j, plan.baked.frame_count) for j in range(start, stop)]
 
     def _generate(
         self, masked: np.ndarray, reference: np.ndarray, audio: torch.Tensor

@@ -68,6 +68,7 @@ def test_turn_audio_chunker_over_two_sentences() -> None:
     chunks += chunker.end_sentence()
     chunks += chunker.push(second)
     chunks += chunker.end_sentence()
+    chunks += chunker.release_held()
 
     assert [len(c.pcm) for c in chunks] == [6400, 16000, 1280, 5120]
     assert all(len(c.pcm) % SAMPLES_PER_FRAME == 0 for c in chunks)
@@ -90,7 +91,8 @@ def test_turn_audio_chunker_over_two_sentences() -> None:
 def test_a_sentence_of_exactly_one_chunk_is_marked_last() -> None:
     chunker = TurnAudioChunker()
     assert chunker.push(noise(FIRST_CHUNK_SAMPLES)) == []
-    (only,) = chunker.end_sentence()
+    assert chunker.end_sentence() == []  # held for the next sentence's first words
+    (only,) = chunker.release_held()
     assert len(only.pcm) == FIRST_CHUNK_SAMPLES and only.is_last_of_sentence
 
 
@@ -99,5 +101,49 @@ def test_reset_starts_a_new_turn() -> None:
     chunker.push(noise(MAX_CHUNK_SAMPLES * 2))
     chunker.reset()
     chunker.push(noise(100))
-    (chunk,) = chunker.end_sentence()
+    chunker.end_sentence()
+    (chunk,) = chunker.release_held()
     assert chunk.first_frame == 0 and chunk.sentence == 0 and len(chunk.pcm) == 640
+
+
+def test_right_context_is_the_audio_that_follows_across_sentences() -> None:
+    chunker = TurnAudioChunker(right_ms=200)
+    first, second = noise(6400 + 16000 + 1000), noise(5000)
+    chunks = []
+    for piece in np.array_split(first, 7):
+        chunks += chunker.push(piece)
+    chunks += chunker.end_sentence()
+    # 16000 waits for 3200 samples after it, 1280 for the next sentence's first words
+    assert [len(c.pcm) for c in chunks] == [6400]
+    chunks += chunker.push(second[:2000])
+    assert [len(c.pcm) for c in chunks] == [6400, 16000]
+    chunks += chunker.push(second[2000:])
+    assert [len(c.pcm) for c in chunks] == [6400, 16000, 1280]
+    chunks += chunker.end_sentence()
+    assert len(chunks) == 3  # the turn may go on
+    chunks += chunker.release_held()
+
+    sent = np.concatenate([c.pcm for c in chunks])
+    ends = np.cumsum([len(c.pcm) for c in chunks])
+    for chunk, end in zip(chunks, ends, strict=True):
+        assert np.array_equal(chunk.right_audio, sent[end : end + 3200])
+    assert np.array_equal(chunks[2].right_audio, second[:3200])  # the next sentence
+    assert len(chunks[3].right_audio) == 0  # the turn's end: silence follows
+    assert [c.is_last_of_sentence for c in chunks] == [False, False, True, True]
+
+
+def test_right_context_of_held_chunks_released_early_is_what_is_known() -> None:
+    """No next sentence written yet, or its speech failed: held chunks go with what is known."""
+    chunker = TurnAudioChunker(right_ms=200)
+    chunker.push(noise(7000))
+    big, tail = chunker.end_sentence() + chunker.release_held()
+    assert np.array_equal(big.right_audio, tail.pcm) and len(tail.pcm) == 640
+    assert len(tail.right_audio) == 0
+
+    assert chunker.push(noise(16000 + 1000)) == []  # a chunk cut, then the speech fails
+    (cut,) = chunker.drop_sentence()
+    assert (cut.sentence, cut.first_frame, len(cut.right_audio)) == (1, 11, 0)  # none plays
+    chunker.push(noise(2000))
+    chunker.end_sentence()
+    (after,) = chunker.release_held()
+    assert (after.sentence, after.first_frame) == (2, 36)  # frames go on after a failure

@@ -19,9 +19,11 @@ from lipsync_worker.renderers.musetalk.models import MuseTalkModels
 from tests.lipsync_worker.renderers.musetalk.conftest import speech_like
 
 
-def features(models: MuseTalkModels, *args: object) -> torch.Tensor:
+def features(
+    models: MuseTalkModels, *args: object, right: np.ndarray | None = None
+) -> torch.Tensor:
     with torch.inference_mode():
-        return frame_features(models, *args)  # type: ignore[arg-type]
+        return frame_features(models, *args, right_audio=right)  # type: ignore[arg-type]
 
 
 def test_all_encoder_layers_are_stacked(models: MuseTalkModels, speech: np.ndarray) -> None:
@@ -73,26 +75,45 @@ def test_window_spans_two_frames_each_side(
     assert chunk[2].tolist() == [11, 12, 13, 14, 15, 16, 0, 0, 0, 0]
 
 
-def test_chunks_see_the_same_features_as_the_whole_turn(models: MuseTalkModels) -> None:
-    """3 s in 1 s chunks, crossing a Whisper window border at 2 s (the tiny model's window).
+def chunked_features(models: MuseTalkModels, audio: np.ndarray, right: int) -> torch.Tensor:
+    """`audio` in 1 s chunks with 1 s of left context and `right` samples of right context."""
+    second = 16_000
+    chunks = []
+    for start in range(0, len(audio), second):
+        left = audio[max(0, start - second) : start]
+        after = audio[start + second : start + second + right]
+        chunk = audio[start : start + second]
+        chunks.append(features(models, chunk, left, start // 640, right=after))
+    return torch.cat(chunks)
 
-    Equal except in the last two frames of a chunk, whose right context (two frames) lies in
-    the next chunk: the contract gives a renderer left context only.
-    """
+
+def feature_error(models: MuseTalkModels, right: int) -> tuple[torch.Tensor, float]:
+    """3 s in 1 s chunks, crossing a Whisper window border at 2 s (the tiny model's window)."""
     audio = speech_like(3.0)
     whole = features(models, audio)
-    second = 16_000
-    chunks = [features(models, audio[:second])]
-    for start in (second, 2 * second):
-        left = audio[start - second : start]
-        chunks.append(features(models, audio[start : start + second], left, start // 640))
-    chunked = torch.cat(chunks)
+    chunked = chunked_features(models, audio, right)
     assert chunked.shape == whole.shape
+    return (chunked - whole).abs().amax(dim=(1, 2)), whole.abs().amax().item()
+
+
+def test_right_context_gives_every_frame_the_features_of_the_whole_turn(
+    models: MuseTalkModels,
+) -> None:
+    error, scale = feature_error(models, right=3_200)
+    assert (error < 0.02 * scale).all(), error
+
+
+def test_without_right_context_a_chunks_last_two_frames_differ(models: MuseTalkModels) -> None:
+    """Left context only: the two frames before a chunk border see silence beyond it."""
+    error, scale = feature_error(models, right=0)
     border = {23, 24, 48, 49}
-    error = (chunked - whole).abs().amax(dim=(1, 2))
-    scale = whole.abs().amax().item()
     assert all(error[f] < 0.02 * scale for f in range(75) if f not in border), error
     assert all(error[f] > 0.1 * scale for f in border), "right context is expected to differ"
+
+
+def test_right_context_needs_a_chunk_of_whole_frames(models: MuseTalkModels) -> None:
+    with pytest.raises(ValueError, match="whole number of frames"):
+        features(models, speech_like(0.5)[:1000], right=speech_like(0.2))
 
 
 def test_float_audio_is_accepted_as_is(models: MuseTalkModels, speech: np.ndarray) -> None:

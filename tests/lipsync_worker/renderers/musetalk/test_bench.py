@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from lipsync_worker.renderers.musetalk.bench import TINY, main, measure, random_models
+from lipsync_worker.contract import Baked
+from lipsync_worker.renderers.musetalk.bench import TINY, jpeg_fps, main, measure, random_models
+from lipsync_worker.renderers.musetalk.renderer import MuseTalkRenderer
+from lipsync_worker.renderers.musetalk.session_load import most_sessions
 
 
 def test_measures_frames_per_second_at_each_batch_size() -> None:
@@ -29,3 +32,22 @@ def test_command_line_smoke() -> None:
     ]
     results = main(argv)
     assert [(r.batch_size, r.frames) for r in results] == [(2, 3)]
+
+
+def test_cross_session_load_counts_chunks_latencies_and_late_ones(
+    renderer: MuseTalkRenderer, baked: Baked
+) -> None:
+    """Two sessions of two 1 s chunks each through the batcher (the CPU may be late: no verdict)."""
+    best, (first, *rest) = most_sessions(renderer, baked, [2, 4], seconds=2, max_frames=8)
+    assert (first.sessions, first.chunks) == (2, 4)
+    assert 0 < first.p50_ms <= first.p95_ms
+    assert 0 < first.mean_batch_frames <= 8 and first.fps > 0
+    # it stops at the first count with a late chunk, and keeps the last count without one
+    if first.late_chunks:
+        assert (best, rest) == (0, [])
+    else:
+        assert len(rest) == 1 and best == (2 if rest[0].late_chunks else 4)
+
+
+def test_jpeg_encoding_is_measured_on_threads() -> None:
+    assert jpeg_fps(frames=8, threads=2, side=64) > 0

@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from contracts.messages import RenderRequest
+from conversation.reply.audio_chunks import TurnAudioChunker
 from lipsync_worker.artifacts import ArtifactsCorrupt
 from lipsync_worker.contract import (
     Baked,
@@ -141,24 +143,86 @@ def test_cancel_is_checked_before_each_batch(
         next(iter(renderer.render(baked, speech, StreamState(), lambda: True)))
 
 
-def test_chunked_render_matches_the_whole_turn(
-    models: MuseTalkModels, baked: Baked, speech: np.ndarray
-) -> None:
-    """Two chunks against one, with another batch size: equal but for the chunk border.
-
-    The last two frames of the first chunk lack their right audio context (it is in the next
-    chunk), so only they may differ by more than float noise.
-    """
-    renderer = MuseTalkRenderer(models, batch_size=8)
-    whole = [f for b in render_all(renderer, baked, speech, StreamState()) for f in b]
-    first = render_all(renderer, baked, speech[:HALF], StreamState())
+def chunk_by_chunk(
+    renderer: MuseTalkRenderer, baked: Baked, speech: np.ndarray, *, right_samples: int
+) -> list[RenderedFrame]:
+    """`speech` in two chunks, each with up to `right_samples` of the audio after it."""
+    first = render_all(
+        renderer,
+        baked,
+        speech[:HALF],
+        StreamState(right_audio=speech[HALF : HALF + right_samples]),
+    )
     second = render_all(
         renderer, baked, speech[HALF:], StreamState(turn_frame=15, left_audio=speech[:HALF])
     )
-    chunked = [f for b in first + second for f in b]
-    difference = np.abs(stacked(chunked) - stacked(whole)).max(axis=(1, 2, 3))
+    return [f for b in first + second for f in b]
+
+
+def edge_difference(
+    models: MuseTalkModels, baked: Baked, speech: np.ndarray, right_samples: int
+) -> np.ndarray:
+    """Per frame, the largest pixel difference between chunked and whole-turn renders."""
+    renderer = MuseTalkRenderer(models, batch_size=8)  # another batch size than the chunks'
+    whole = [f for b in render_all(renderer, baked, speech, StreamState()) for f in b]
+    chunked = chunk_by_chunk(renderer, baked, speech, right_samples=right_samples)
+    assert [f.index for f in chunked] == [f.index for f in whole]
+    difference: np.ndarray = np.abs(stacked(chunked) - stacked(whole)).max(axis=(1, 2, 3))
+    return difference
+
+
+def test_right_context_chunks_match_the_whole_turn_frame_for_frame(
+    models: MuseTalkModels, baked: Baked, speech: np.ndarray
+) -> None:
+    """With the 200 ms after it, a chunk's last frames render as in the whole turn."""
+    difference = edge_difference(models, baked, speech, right_samples=3_200)
+    assert (difference <= 2).all(), difference  # float noise after JPEG-free uint8 rounding
+
+
+def test_without_right_context_the_chunk_edge_differs(
+    models: MuseTalkModels, baked: Baked, speech: np.ndarray
+) -> None:
+    """Left context only: the first chunk's last two frames see silence where speech goes on."""
+    difference = edge_difference(models, baked, speech, right_samples=0)
     border = [13, 14]
     assert all(difference[i] <= 2 for i in range(30) if i not in border), difference
+    assert all(difference[i] > 8 for i in border), difference
+
+
+def test_right_context_from_the_turn_chunker_renders_like_the_whole_turn(
+    renderer: MuseTalkRenderer, baked: Baked, speech: np.ndarray
+) -> None:
+    """Two sentences cut by the gateway's chunker, sent as task kwargs, rendered one by one."""
+    chunker = TurnAudioChunker()
+    chunks = chunker.push(speech[:12_800]) + chunker.end_sentence()
+    chunks += chunker.push(speech[12_800:]) + chunker.end_sentence() + chunker.release_held()
+    assert [(c.sentence, len(c.pcm)) for c in chunks] == [(0, 6400), (0, 6400), (1, 6400)]
+    frames = []
+    for seq, chunk in enumerate(chunks):
+        kwargs = RenderRequest(
+            channel="c",
+            avatar_id=1,
+            baked_checksum="0" * 64,
+            renderer="musetalk",
+            turn_id="t",
+            seq=seq,
+            audio=chunk.pcm.tobytes(),
+            idle_start=0,
+            turn_frame=chunk.first_frame,
+            left_audio=chunk.left_audio.tobytes(),
+            right_audio=chunk.right_audio.tobytes(),
+        ).to_kwargs()
+        request = RenderRequest.from_kwargs(kwargs)
+        state = StreamState(
+            turn_frame=request.turn_frame,
+            left_audio=np.frombuffer(request.left_audio, np.int16),
+            right_audio=np.frombuffer(request.right_audio, np.int16),
+        )
+        audio = np.frombuffer(request.audio, np.int16)
+        frames += [f for b in render_all(renderer, baked, audio, state) for f in b]
+    whole = [f for b in render_all(renderer, baked, speech, StreamState()) for f in b]
+    difference = np.abs(stacked(frames) - stacked(whole)).max(axis=(1, 2, 3))
+    assert (difference <= 2).all(), difference
 
 
 def test_face_boxes_must_lie_inside_the_frame() -> None:
