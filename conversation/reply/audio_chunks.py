@@ -19,6 +19,13 @@ LEFT_CONTEXT_MS = 1000.0
 RIGHT_CONTEXT_MS = 200.0
 
 
+def right_context_ms(renderer: str) -> float:
+    """The audio after a chunk that `renderer` reads. Only MuseTalk looks ahead; the CPU
+    renderer reads none, so a chunk is never held back for it (holding the last chunk of a
+    sentence until the next one speaks costs smoothness when the voice is busy)."""
+    return RIGHT_CONTEXT_MS if renderer == "musetalk" else 0.0
+
+
 def _check_frame_multiple(samples: int, name: str) -> None:
     if samples <= 0 or samples % SAMPLES_PER_FRAME:
         raise ValueError(f"{name} must be a positive multiple of {SAMPLES_PER_FRAME} samples")

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from conversation.protocol import Fallback, Subtitle
-from conversation.reply.audio_chunks import LipSyncChunk, TurnAudioChunker
+from conversation.reply.audio_chunks import LipSyncChunk, TurnAudioChunker, right_context_ms
 from conversation.reply.media import PendingChunk
 from conversation.reply.outbox import ReplyMedia
 from conversation.reply.turn import Turn, TurnContext
@@ -29,7 +29,7 @@ async def speak(
     turn: Turn, ctx: TurnContext, sentences: asyncio.Queue[Any], media: ReplyMedia
 ) -> None:
     """Speak every sentence until END, then close the media's input."""
-    audio = TurnAudioChunker()
+    audio = TurnAudioChunker(right_ms=right_context_ms(ctx.avatar.renderer))
     held: list[tuple[LipSyncChunk, int, Subtitle | None]] = []  # without streaming: speech first
     texts: dict[int, str] = {}  # sentence index -> its written form, for its subtitle
     subtitled: set[int] = set()

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
 import numpy as np
 
 from conversation.protocol import Text
-from conversation.reply.audio_chunks import LipSyncChunk
+from conversation.reply.audio_chunks import LipSyncChunk, right_context_ms
 from tests.conversation.dialogue.test_session import (
+    AVATAR,
     FakeLipSync,
     ScriptedLlm,
     ToneTts,
@@ -73,7 +74,8 @@ async def test_right_context_of_each_chunk_is_the_audio_played_after_it() -> Non
     first words; the turn's last chunk has silence after it."""
     llm = ScriptedLlm(["Our store opens at nine every day. ", "It closes at six."])
     lipsync = RecordingLipSync()
-    session, wire, _, _ = make_session(llm, tts=SentenceTts(), lipsync=lipsync)
+    musetalk = replace(AVATAR, renderer="musetalk")
+    session, wire, _, _ = make_session(llm, tts=SentenceTts(), lipsync=lipsync, avatar=musetalk)
 
     await drive(session, wire, [(0, Text(type="text", text="When are you open?"))])
 
@@ -88,3 +90,44 @@ async def test_right_context_of_each_chunk_is_the_audio_played_after_it() -> Non
     assert len(border) == 3200 and set(border.tolist()) == {2}  # the second sentence's words
     assert len(chunks[-1].right_audio) == 0
     assert subtitles(wire.items) == ["Our store opens at nine every day.", "It closes at six."]
+
+
+class SlowSecondSentenceTts(SentenceTts):
+    """The second sentence's voice is late: a busy machine."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.second_started = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def synthesize(
+        self, text: str, *, voice: str, language: str
+    ) -> AsyncIterator[np.ndarray]:
+        if self.spoken:
+            self.second_started.set()
+            await self.go_on.wait()
+        async for block in super().synthesize(text, voice=voice, language=language):
+            yield block
+
+
+async def test_right_context_is_not_waited_for_when_the_renderer_reads_none() -> None:
+    """The CPU renderer reads no audio after a chunk: the first sentence's last chunk goes to
+    lip-sync before the second sentence has a sound, with nothing after it."""
+    assert right_context_ms("cpu") == 0.0 and right_context_ms("musetalk") > 0
+    llm = ScriptedLlm(["Our store opens at nine every day. ", "It closes at six."])
+    lipsync = RecordingLipSync()
+    tts = SlowSecondSentenceTts()
+    session, wire, _, _ = make_session(llm, tts=tts, lipsync=lipsync)  # a CPU-rendered avatar
+
+    async def second_sentence_late() -> list[int]:
+        await tts.second_started.wait()
+        await asyncio.sleep(0.05)
+        sent = [c.sentence for c in lipsync.chunks]
+        tts.go_on.set()
+        return sent
+
+    late = asyncio.create_task(second_sentence_late())
+    await drive(session, wire, [(0, Text(type="text", text="When are you open?"))])
+
+    assert await late == [0, 0, 0]  # the whole first sentence, the second not spoken yet
+    assert all(len(c.right_audio) == 0 for c in lipsync.chunks)
