@@ -13,7 +13,7 @@ from conversation.avatar import AvatarRuntime
 from conversation.canned.store import DjangoClipStore
 from conversation.dialogue.session import Session
 from conversation.handoff.triage import HandOffRules, Triage
-from conversation.llm.base import FaqItem, system_prompt
+from conversation.llm.base import FaqItem, system_prompts
 from conversation.llm.faq import FaqAnswerer
 from conversation.llm.select import DEFAULT_CLAUDE_MODEL, build_answering
 from conversation.protocol import AvatarInfo, IdleClip, Ready
@@ -115,7 +115,7 @@ def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnCo
         ),
         output=session.gate,
         streaming=settings.REPLY_STREAMING,
-        system_prompt=system_prompt(avatar.persona, setup.faq, avatar.language),
+        system_prompts=system_prompts(avatar.persona, setup.faq, avatar.languages),
         triage=Triage(
             desk=DeskForSession(
                 avatar_id=avatar.id, session_id=str(session.session_id), channel_name=channel
