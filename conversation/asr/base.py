@@ -48,6 +48,7 @@ class AsrBackend(Protocol):
     transcript asks for them, a partial does not); a backend without them returns none.
     `language` is the avatar's own language (None: any); `other_languages` the others it
     speaks: a backend that detects languages may hear one of those instead, never another.
+    The hints are in `language`: they bias the decoding of that language only.
     """
 
     name: str

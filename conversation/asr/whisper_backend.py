@@ -139,7 +139,8 @@ class FasterWhisperAsr:
             if seconds + WINDOW_TAIL_S > _FULL_WINDOW_S:
                 if code is not None and others:
                     probabilities = dict(self._model.detect_language(samples)[2])
-                    code = choose_language(probabilities, code, others)
+                    heard = choose_language(probabilities, code, others)
+                    code, hints = heard, (hints if heard == code else ())
                 return self._transcribe_windows(samples, code, hints, max_new_tokens)
             return self._transcribe_fitted(
                 samples, code, others, hints, max_new_tokens, max(0, alternatives)
@@ -188,7 +189,10 @@ class FasterWhisperAsr:
             probabilities = self._detect(encoded)
             code = max(probabilities, key=probabilities.__getitem__)
         elif others:
-            code = choose_language(self._detect(encoded), code, others)
+            heard = choose_language(self._detect(encoded), code, others)
+            # The hints are phrases in the avatar's own language: as a prompt before speech in
+            # another, they make Whisper translate (Japanese heard as English) instead.
+            code, hints = heard, (hints if heard == code else ())
         tokenizer = Tokenizer(
             whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe", language=code
         )
