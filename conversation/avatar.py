@@ -6,6 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def _bare(code: str) -> str:
+    return code.strip().lower().replace("_", "-").split("-", 1)[0]
+
+
 @dataclass(frozen=True)
 class AvatarRuntime:
     """What a session needs of its avatar, read once when the session opens."""
@@ -22,6 +26,12 @@ class AvatarRuntime:
     persona: str
     geometry: dict[str, object] = field(default_factory=dict)
     idle_clip: str = ""
+
+    def own_language(self, heard: str | None) -> str | None:
+        """The avatar's code of a language a recogniser names by its bare code ("ja" for the
+        avatar's "ja-JP"); None when the avatar does not speak it."""
+        bare = _bare(heard or "")
+        return next((code for code in self.languages if heard and _bare(code) == bare), None)
 
     @property
     def idle_frames(self) -> int:

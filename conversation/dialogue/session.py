@@ -24,7 +24,7 @@ from conversation.dialogue.gate import Gate, Transport
 from conversation.dialogue.limits import IdleClock, SessionLimits, TurnRate
 from conversation.dialogue.records import TurnRecorder
 from conversation.dialogue.turn_state import TurnState, TurnStateMachine
-from conversation.llm.base import ChatTurn, FaqMatch, primary_language
+from conversation.llm.base import ChatTurn, FaqMatch
 from conversation.protocol import (
     AudioStart,
     AudioStop,
@@ -209,17 +209,11 @@ class Session:
                     self.gate.turn = None
             return
         turn.text, turn.readings = heard.text, heard.alternatives
-        if heard.language is not None:
-            # The recogniser names a language by its bare code ("ja"); the avatar may list it
-            # with a region ("ja-JP").
-            spoken = primary_language(heard.language)
-            ours = [
-                lang for lang in self.context.avatar.languages if primary_language(lang) == spoken
-            ]
-            if ours:
-                turn.language = ours[0]
-            else:
-                turn.heard_language = heard.language
+        ours = self.context.avatar.own_language(heard.language)
+        if ours is not None:
+            turn.language = ours
+        elif heard.language is not None:
+            turn.heard_language = heard.language
         await self.gate.send_json(
             turn, Transcript(turn_id=turn.turn_id, text=turn.text, final=True)
         )
