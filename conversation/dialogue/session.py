@@ -190,7 +190,8 @@ class Session:
         started: asyncio.Task[None] | None = None
         guessed: FaqMatch | None = None
         if utterance.guess:
-            turn.text = utterance.guess
+            guess = turn.text = utterance.guess  # in the language its script names, if any
+            turn.language = self.context.avatar.written_language(guess)
             if (guessed := await understand(turn, self.context)) is not None:
                 started = asyncio.create_task(answer(turn, self.context, guessed))
         try:
@@ -247,7 +248,7 @@ class Session:
         turn = Turn(
             turn_id=uuid.uuid4(),
             text=text,
-            language=avatar.language,
+            language=avatar.written_language(text),
             started=started,
             idle_start=idle_index_now(self.started, avatar.idle_frames),
             history=tuple(self._history[-HISTORY_TURNS * 2 :]),

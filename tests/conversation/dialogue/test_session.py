@@ -287,6 +287,27 @@ async def test_a_turn_streams_subtitle_then_media_in_order_then_ends() -> None:
     assert not record["interrupted"]
 
 
+async def test_a_typed_question_is_answered_in_the_language_it_is_written_in() -> None:
+    import dataclasses
+
+    class RecordingLlm(ScriptedLlm):
+        async def stream(self, request: LlmRequest) -> AsyncIterator[str]:
+            self.requests = [*getattr(self, "requests", []), request]
+            async for delta in super().stream(request):
+                yield delta
+
+    llm = RecordingLlm(["午前9時から午後6時までです。"])
+    avatar = dataclasses.replace(AVATAR, languages=("en", "ja"))
+    prompts = {"en": "Reply in en.", "ja": "Reply in ja."}
+    session, wire, _, _ = make_session(llm, avatar=avatar, prompts=prompts)
+    await drive(session, wire, [(0, Text(type="text", text="営業時間を教えてください"))])
+
+    [request] = llm.requests
+    assert (request.language, request.system) == ("ja", "Reply in ja.")
+    subtitles = [i["text"] for i in wire.items if isinstance(i, dict) and i["type"] == "subtitle"]
+    assert subtitles == ["午前9時から午後6時までです。"]
+
+
 async def test_interrupt_sends_interrupted_and_nothing_of_the_turn_after_it() -> None:
     llm = ScriptedLlm([f"Sentence number {i} is here. " for i in range(30)], delay=0.02)
     lipsync = FakeLipSync(hold=True)  # frames come only when the test releases them
