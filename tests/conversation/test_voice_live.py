@@ -188,16 +188,20 @@ def test_audio_without_audio_start_is_refused_once_a_second(demo_avatar, start_d
     assert set(refused) == {"not_ready"}
 
 
+@pytest.mark.parametrize("where", ["web", "speech"])
 def test_a_japanese_spoken_question_gets_a_japanese_answer_with_lips(
-    demo_avatar, start_worker, start_daphne
+    where, demo_avatar, start_worker, start_daphne
 ) -> None:
     """The demo avatar speaks English and Japanese: a question asked in Japanese (Kokoro's
-    voice, made here) is heard as Japanese, answered from the Japanese FAQ, in Japanese."""
+    voice, made here) is heard as Japanese, answered from the Japanese FAQ, in Japanese; the
+    avatar's languages reach the recogniser on the speech queue too."""
     from avatars.demo_data import DEMO_FAQ_JA
     from conversation.asr.whisper_backend import FasterWhisperAsr
 
     start_worker("lipsync")
-    _, port = start_daphne(LIPSYNC_TIMEOUT_S="20")
+    if where == "speech":
+        start_worker("speech", ASR_LOCATION="speech")
+    _, port = start_daphne(LIPSYNC_TIMEOUT_S="20", ASR_LOCATION=where)
     question, _, answer = DEMO_FAQ_JA[0]  # 営業時間を教えてください。
     spoken = asyncio.run(kokoro_pcm16(question, "jm_kumo"))
     pause = lambda seconds: np.zeros(int(seconds * 16_000), np.int16)  # noqa: E731
