@@ -36,7 +36,10 @@ _PARTS = 4
 # punctuation where it has some.
 _MAX_PHONEMES = 500
 _PHRASE_END = re.compile(r"(?<=[,.!?、。])\s*")
+# Pieces are brought near Piper's loudness (peaks at 0.9 of full scale), but never amplified
+# more than this: a piece of near silence stays near silence.
 _VOLUME = 0.9
+_MAX_GAIN = 2.0
 
 _pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="kokoro")
 _load_lock = threading.Lock()
@@ -166,8 +169,8 @@ def _speak(model: KokoroModel, ids: list[int], voice: str, stop: Any) -> bytes:
     )[0]
     samples = np.asarray(audio, dtype=np.float32).ravel()
     peak = float(np.abs(samples).max()) if samples.size else 0.0
-    scale = 32767 * _VOLUME / peak if peak > 1e-4 else 0.0
-    return np.clip(np.rint(samples * scale), -32768, 32767).astype("<i2").tobytes()
+    gain = min(_VOLUME / peak, _MAX_GAIN) if peak > 0 else 1.0
+    return np.clip(np.rint(samples * gain * 32767), -32768, 32767).astype("<i2").tobytes()
 
 
 def _pieces(model: KokoroModel, text: str, voice: str, stop: Any) -> Iterator[bytes]:
