@@ -50,7 +50,7 @@ class Avatar(models.Model):
         MUSETALK = "musetalk", "MuseTalk v1.5"
 
     class TtsBackend(models.TextChoices):
-        PIPER = "piper", "Piper neural voice (espeak-ng where a language has none)"
+        PIPER = "piper", "Neural voices: Piper, Kokoro for Japanese (else espeak-ng)"
         ESPEAK = "espeak", "espeak-ng"
 
     slug = models.SlugField(unique=True)
@@ -97,8 +97,9 @@ class Avatar(models.Model):
         default="",
         help_text=(
             "Empty: each language's default voice. Else an installed voice of the backend, "
-            "e.g. en_US-joe-medium (Piper, or any voice in the voices folder) or en-gb "
-            "(espeak-ng); a missing or broken Piper voice speaks with espeak-ng."
+            "e.g. en_US-joe-medium (Piper, or any voice in the voices folder), kokoro:jm_kumo "
+            "(Japanese) or en-gb (espeak-ng); languages the voice does not speak get their "
+            "default, and a missing or broken neural voice speaks with espeak-ng."
         ),
     )
     language = models.CharField(max_length=16, default="en")

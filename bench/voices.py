@@ -1,6 +1,7 @@
 """Intelligibility of each voice, measured by ear of Whisper: every demo FAQ answer spoken by
 Piper and by espeak-ng, transcribed with Whisper base, word error rate per voice; with each
-voice's real-time factor and time to first audio.
+voice's real-time factor and time to first audio. The Japanese answers likewise, spoken by
+Kokoro and by espeak-ng's `ja`, with the character error rate (Japanese has no spaces).
 
     .venv/bin/python -m bench.voices [--json voices.json]
 
@@ -30,10 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from avatars.demo_data import DEMO_FAQ
+from avatars.demo_data import DEMO_FAQ, DEMO_FAQ_JA
 from conversation.reply.chunker import SentenceChunker
 from conversation.tts.base import OUTPUT_RATE, TtsBackend
 from conversation.tts.espeak import EspeakTts
+from conversation.tts.kokoro import KokoroTts
 from conversation.tts.piper import PiperTts
 from conversation.tts.spoken import spoken_form
 from conversation.tts.voices import packaged_piper_voices
@@ -42,10 +44,13 @@ if TYPE_CHECKING:
     from conversation.asr.whisper_backend import FasterWhisperAsr
 
 
-def words(text: str) -> list[str]:
-    """Comparable words: spoken form, lower case, no punctuation, hyphens as spaces."""
-    spoken = spoken_form(text, "en").lower().replace("-", " ")
-    return re.sub(r"[^\w' ]+", " ", spoken).replace("'", "").split()
+def words(text: str, language: str = "en") -> list[str]:
+    """Comparable words: spoken form, lower case, no punctuation, hyphens as spaces; for
+    Japanese, its characters without punctuation or spaces (the error rate is then per
+    character)."""
+    spoken = spoken_form(text, language).lower().replace("-", " ")
+    plain = re.sub(r"[^\w' ]+", " ", spoken).replace("'", "")
+    return [c for c in plain if not c.isspace()] if language == "ja" else plain.split()
 
 
 def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
@@ -108,7 +113,7 @@ class Spoken:
     first_cpu_ms: float
 
 
-async def speak(tts: TtsBackend, answer: str, voice: str) -> Spoken:
+async def speak(tts: TtsBackend, answer: str, voice: str, language: str = "en") -> Spoken:
     """The answer chunked and spoken as a turn does, with its timings."""
     chunker = SentenceChunker()
     chunks = chunker.push(answer) + chunker.flush()
@@ -116,7 +121,7 @@ async def speak(tts: TtsBackend, answer: str, voice: str) -> Spoken:
     first_ms = first_cpu_ms = spent = used = 0.0
     for index, chunk in enumerate(chunks):
         started, cpu_started = time.perf_counter(), cpu_s()
-        stream = tts.synthesize(spoken_form(chunk, "en"), voice=voice, language="en")
+        stream = tts.synthesize(spoken_form(chunk, language), voice=voice, language=language)
         async for block in stream:
             if index == 0 and not first_ms:
                 first_ms = (time.perf_counter() - started) * 1000
@@ -127,14 +132,17 @@ async def speak(tts: TtsBackend, answer: str, voice: str) -> Spoken:
     return Spoken(np.concatenate(blocks), spent, used, first_ms, first_cpu_ms)
 
 
-async def measure(asr: FasterWhisperAsr, name: str, tts: TtsBackend, voice: str) -> VoiceFigures:
+async def measure(
+    asr: FasterWhisperAsr, name: str, tts: TtsBackend, voice: str, language: str = "en"
+) -> VoiceFigures:
     figures = VoiceFigures(name)
-    await speak(tts, "Warm up, please.", voice)  # model load and first-call costs
-    for _question, _paraphrases, answer in DEMO_FAQ:
-        spoken = await speak(tts, answer, voice)
+    faq, warm_up = (DEMO_FAQ_JA, "はい、どうぞ。") if language == "ja" else (DEMO_FAQ, "Warm up.")
+    await speak(tts, warm_up, voice, language)  # model load and first-call costs
+    for _question, _paraphrases, answer in faq:
+        spoken = await speak(tts, answer, voice, language)
         audio = spoken.audio
-        heard = asr.transcribe(audio, language="en").text
-        reference, hypothesis = words(answer), words(heard)
+        heard = asr.transcribe(audio, language=language).text
+        reference, hypothesis = words(answer, language), words(heard, language)
         errors = edit_distance(reference, hypothesis)
         figures.errors += errors
         figures.reference_words += len(reference)
@@ -149,15 +157,16 @@ async def measure(asr: FasterWhisperAsr, name: str, tts: TtsBackend, voice: str)
 
 def markdown(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| voice | WER | errors / words | CPU s per audio s | first audio, CPU p50 / max "
+        "| voice | error rate | errors / words (characters) | CPU s per audio s "
+        "| first audio, CPU p50 / max "
         "| wall-clock RTF | first audio, wall p50 / max |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
-        piper = str(r["voice"]).startswith("Piper")
+        in_process = not str(r["voice"]).startswith("espeak-ng")
         first_cpu = (
             f"{r['first_audio_cpu_ms_p50']} / {r['first_audio_cpu_ms_max']} ms"
-            if piper
+            if in_process
             else "streams (a child process)"
         )
         lines.append(
@@ -175,11 +184,16 @@ async def run(models_dir: Path) -> list[dict[str, Any]]:
     asr = FasterWhisperAsr(str(whisper_base(models_dir)))
     (joe,) = packaged_piper_voices()
     assert joe.model_path is not None
-    voices: list[tuple[str, TtsBackend, str]] = [
-        (f"Piper {joe.name}", PiperTts(joe.model_path, joe.config_path), ""),
-        ("espeak-ng en-us", EspeakTts(), "en-us"),
+    voices: list[tuple[str, TtsBackend, str, str]] = [
+        (f"Piper {joe.name}", PiperTts(joe.model_path, joe.config_path), "", "en"),
+        ("espeak-ng en-us", EspeakTts(), "en-us", "en"),
+        ("Kokoro jf_alpha (Japanese, per character)", KokoroTts(models_dir), "jf_alpha", "ja"),
+        ("espeak-ng ja (Japanese, per character)", EspeakTts(), "ja", "ja"),
     ]
-    return [(await measure(asr, name, tts, voice)).summary() for name, tts, voice in voices]
+    return [
+        (await measure(asr, name, tts, voice, language)).summary()
+        for name, tts, voice, language in voices
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     results = asyncio.run(run(args.models_dir))
     print(markdown(results))
     print(
-        f"\n{len(DEMO_FAQ)} demo answers; {os.cpu_count()} CPUs, load average "
+        f"\n{len(DEMO_FAQ)} English and {len(DEMO_FAQ_JA)} Japanese demo answers; "
+        f"{os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f} at the end; Python {platform.python_version()}; "
         "Whisper base int8, greedy"
     )

@@ -201,15 +201,25 @@ class TranscribeRequest:
     language: str | None = None
     hints: tuple[str, ...] = field(default=())
     alternatives: int = 0  # other readings wanted besides the best
+    # The avatar's other languages: the recogniser may hear one of these instead of `language`.
+    other_languages: tuple[str, ...] = field(default=())
 
     def to_kwargs(self) -> dict[str, Any]:
         kwargs = _kwargs_of(self)
         kwargs["hints"] = list(self.hints)
+        kwargs["other_languages"] = list(self.other_languages)
         return kwargs
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> TranscribeRequest:
-        request: TranscribeRequest = _from(cls, {**kwargs, "hints": tuple(kwargs.get("hints", ()))})
+        request: TranscribeRequest = _from(
+            cls,
+            {
+                **kwargs,
+                "hints": tuple(kwargs.get("hints", ())),
+                "other_languages": tuple(kwargs.get("other_languages", ())),
+            },
+        )
         return request
 
     def shown(self) -> str:

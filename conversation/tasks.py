@@ -46,6 +46,7 @@ def transcribe_utterance(**kwargs: object) -> None:
             language=request.language,
             hints=request.hints,
             alternatives=request.alternatives,
+            other_languages=request.other_languages,
         )
         answer = AsrResult(
             request.request_id,

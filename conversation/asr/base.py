@@ -46,6 +46,9 @@ class AsrBackend(Protocol):
     likely to say (the avatar's FAQ questions); a backend that can bias toward them does.
     `alternatives`: up to this many other readings wanted besides the best (a final
     transcript asks for them, a partial does not); a backend without them returns none.
+    `language` is the avatar's own language (None: any); `other_languages` the others it
+    speaks: a backend that detects languages may hear one of those instead, never another.
+    The hints are in `language`: they bias the decoding of that language only.
     """
 
     name: str
@@ -57,6 +60,7 @@ class AsrBackend(Protocol):
         language: str | None,
         hints: Sequence[str] = (),
         alternatives: int = 0,
+        other_languages: Sequence[str] = (),
     ) -> Transcript: ...
 
 

@@ -123,6 +123,7 @@ class PocketsphinxAsr:
         language: str | None,
         hints: Sequence[str] = (),
         alternatives: int = 0,  # one reading only
+        other_languages: Sequence[str] = (),  # English only
     ) -> Transcript:
         samples = check_pcm16(audio)
         with _lock:

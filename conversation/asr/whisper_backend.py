@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,12 @@ WINDOW_TAIL_S = 4.0
 _FULL_WINDOW_S = 30.0
 # Beam width when other readings are wanted (a final transcript); partials decode greedily.
 ALTERNATIVES_BEAM = 5
+# An avatar that speaks several languages: another of them is heard only when Whisper finds it
+# this many times as likely as the avatar's own. Whisper base's detection on short or synthetic
+# speech strays (it gave Japanese up to 3 times English's odds on espeak-ng's English questions,
+# and at least 98 times on Kokoro's Japanese ones), and a wrong language costs a whole answer:
+# docs/languages.md.
+OTHER_LANGUAGE_ODDS = 16.0
 # faster-whisper's rule for a segment that is only silence or noise.
 _NO_SPEECH_PROB = 0.6
 _NO_SPEECH_LOGPROB = -1.0
@@ -47,7 +53,7 @@ def prompt_from_hints(hints: Sequence[str], limit: int = _PROMPT_CHARS) -> str |
 def _sentences(text: str) -> list[str]:
     return [
         words
-        for sentence in re.split(r"(?<=[.?!])\s+", text)
+        for sentence in re.split(r"(?<=[.?!])\s+|(?<=[。！？])", text)
         if (words := " ".join(re.findall(r"[^\W_]+", sentence.lower())))
     ]
 
@@ -60,6 +66,21 @@ def copies_prompt(text: str, hints: Sequence[str]) -> bool:
     said = _sentences(text)
     hinted = {sentence for hint in hints for sentence in _sentences(hint)}
     return len(said) != len(set(said)) or len(hinted.intersection(said)) >= 2
+
+
+def choose_language(
+    probabilities: Mapping[str, float],
+    own: str,
+    others: Sequence[str],
+    odds: float = OTHER_LANGUAGE_ODDS,
+) -> str:
+    """`own` (the avatar's language), unless one of `others` is more than `odds` times as
+    likely; languages outside `own` and `others` do not count, however likely."""
+    mine = probabilities.get(own, 0.0)
+    best = max(others, key=lambda code: probabilities.get(code, 0.0), default=None)
+    if best is not None and probabilities.get(best, 0.0) > odds * mine:
+        return best
+    return own
 
 
 def _looks_like_path(model: str) -> bool:
@@ -125,43 +146,73 @@ class FasterWhisperAsr:
         language: str | None,
         hints: Sequence[str] = (),
         alternatives: int = 0,
+        other_languages: Sequence[str] = (),
     ) -> Transcript:
         samples = check_pcm16(audio).astype(np.float32) / 32768.0
         seconds = len(samples) / INPUT_RATE
         max_new_tokens = min(_MAX_NEW_TOKENS, 16 + int(seconds * _TOKENS_PER_SECOND))
+        code = self._model_language(language)
+        others = self._other_codes(code, other_languages)
+        if code is None and others:  # the avatar's own language is not one Whisper knows
+            code, others = others[0], others[1:]
         try:
             if seconds + WINDOW_TAIL_S > _FULL_WINDOW_S:
-                return self._transcribe_windows(samples, language, hints, max_new_tokens)
+                if code is not None and others:
+                    probabilities = dict(self._model.detect_language(samples)[2])
+                    heard = choose_language(probabilities, code, others)
+                    code, hints = heard, (hints if heard == code else ())
+                return self._transcribe_windows(samples, code, hints, max_new_tokens)
             return self._transcribe_fitted(
-                samples, language, hints, max_new_tokens, max(0, alternatives)
+                samples, code, others, hints, max_new_tokens, max(0, alternatives)
             )
         except Exception as exc:  # never echo the audio's words: the type only
             raise AsrError(AsrErrorKind.FAILED, f"faster-whisper: {type(exc).__name__}") from exc
 
+    def language_probabilities(self, audio: np.ndarray) -> dict[str, float]:
+        """Whisper's probability of each language for an utterance (int16 PCM), as a session
+        sees it: over the window fitted to the utterance."""
+        samples = check_pcm16(audio).astype(np.float32) / 32768.0
+        return self._detect(self._encode(samples))
+
+    def _encode(self, samples: np.ndarray) -> object:
+        """The encoder's output for a window fitted to the utterance."""
+        import ctranslate2
+
+        features = self._model.feature_extractor(samples)  # (mel bins, 100 frames a second)
+        frames = features.shape[-1] + int(WINDOW_TAIL_S * 100)
+        window = np.zeros((1, features.shape[0], frames + frames % 2), dtype=np.float32)
+        window[0, :, : features.shape[-1]] = features  # zeros after: faster-whisper's padding
+        view = ctranslate2.StorageView.from_array(window)
+        return self._model.model.encode(view, to_cpu=False)
+
+    def _detect(self, encoded: object) -> dict[str, float]:
+        ranked = self._model.model.detect_language(encoded)[0]
+        return {token.strip("<|>"): probability for token, probability in ranked}
+
     def _transcribe_fitted(
         self,
         samples: np.ndarray,
-        language: str | None,
+        code: str | None,
+        others: Sequence[str],
         hints: Sequence[str],
         max_new_tokens: int,
         alternatives: int,
     ) -> Transcript:
         """One decode over an encoder window fitted to the utterance: greedy, or a beam search
-        keeping its runners-up when `alternatives` are wanted."""
-        import ctranslate2
+        keeping its runners-up when `alternatives` are wanted. `code` None: any language."""
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
         whisper = self._model
-        features = whisper.feature_extractor(samples)  # (mel bins, 100 frames a second)
-        frames = features.shape[-1] + int(WINDOW_TAIL_S * 100)
-        window = np.zeros((1, features.shape[0], frames + frames % 2), dtype=np.float32)
-        window[0, :, : features.shape[-1]] = features  # zeros after: faster-whisper's padding
-        encoded = whisper.model.encode(ctranslate2.StorageView.from_array(window), to_cpu=False)
-        code = self._model_language(language)
+        encoded = self._encode(samples)
         if code is None:
-            best_token, _ = whisper.model.detect_language(encoded)[0][0]
-            code = best_token.strip("<|>")
+            probabilities = self._detect(encoded)
+            code = max(probabilities, key=probabilities.__getitem__)
+        elif others:
+            heard = choose_language(self._detect(encoded), code, others)
+            # The hints are phrases in the avatar's own language: as a prompt before speech in
+            # another, they make Whisper translate (Japanese heard as English) instead.
+            code, hints = heard, (hints if heard == code else ())
         tokenizer = Tokenizer(
             whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe", language=code
         )
@@ -192,22 +243,22 @@ class FasterWhisperAsr:
             return Transcript(text="", final=True, language=code, confidence=None)
         text = tokenizer.decode(tokens).strip()
         confidence = min(1.0, math.exp(avg_logprob)) if text else None
-        others = (tokenizer.decode(ids).strip() for ids in result.sequences_ids[1:])
+        readings = (tokenizer.decode(ids).strip() for ids in result.sequences_ids[1:])
         return Transcript(
             text=text,
             final=True,
             language=code,
             confidence=confidence,
-            alternatives=tuple(o for o in dict.fromkeys(others) if o and o != text),
+            alternatives=tuple(r for r in dict.fromkeys(readings) if r and r != text),
         )
 
     def _transcribe_windows(
-        self, samples: np.ndarray, language: str | None, hints: Sequence[str], max_new_tokens: int
+        self, samples: np.ndarray, code: str | None, hints: Sequence[str], max_new_tokens: int
     ) -> Transcript:
         """faster-whisper's own loop of 30 s windows, for an utterance too long for one."""
         segments, info = self._model.transcribe(
             samples,
-            language=self._model_language(language),
+            language=code,
             beam_size=1,
             temperature=0.0,
             vad_filter=False,  # our own VAD cut the utterance
@@ -224,6 +275,11 @@ class FasterWhisperAsr:
             else None
         )
         return Transcript(text=text, final=True, language=info.language, confidence=confidence)
+
+    def _other_codes(self, code: str | None, languages: Sequence[str]) -> list[str]:
+        """The Whisper codes of the avatar's other languages, its own and unknown ones left out."""
+        codes = (self._model_language(language) for language in languages)
+        return list(dict.fromkeys(c for c in codes if c is not None and c != code))
 
     def _model_language(self, language: str | None) -> str | None:
         """The Whisper code for an avatar language ("en-US" -> "en"); None detects it."""

@@ -190,7 +190,8 @@ class Session:
         started: asyncio.Task[None] | None = None
         guessed: FaqMatch | None = None
         if utterance.guess:
-            turn.text = utterance.guess
+            guess = turn.text = utterance.guess  # in the language its script names, if any
+            turn.language = self.context.avatar.written_language(guess)
             if (guessed := await understand(turn, self.context)) is not None:
                 started = asyncio.create_task(answer(turn, self.context, guessed))
         try:
@@ -209,8 +210,9 @@ class Session:
                     self.gate.turn = None
             return
         turn.text, turn.readings = heard.text, heard.alternatives
-        if heard.language in self.context.avatar.languages:
-            turn.language = heard.language
+        ours = self.context.avatar.own_language(heard.language)
+        if ours is not None:
+            turn.language = ours
         elif heard.language is not None:
             turn.heard_language = heard.language
         await self.gate.send_json(
@@ -246,7 +248,7 @@ class Session:
         turn = Turn(
             turn_id=uuid.uuid4(),
             text=text,
-            language=avatar.language,
+            language=avatar.written_language(text),
             started=started,
             idle_start=idle_index_now(self.started, avatar.idle_frames),
             history=tuple(self._history[-HISTORY_TURNS * 2 :]),

@@ -13,7 +13,7 @@ from conversation.avatar import AvatarRuntime
 from conversation.canned.store import DjangoClipStore
 from conversation.dialogue.session import Session
 from conversation.handoff.triage import HandOffRules, Triage
-from conversation.llm.base import FaqItem, system_prompt
+from conversation.llm.base import FaqItem, primary_language, system_prompts
 from conversation.llm.faq import FaqAnswerer
 from conversation.llm.select import DEFAULT_CLAUDE_MODEL, build_answering
 from conversation.protocol import AvatarInfo, IdleClip, Ready
@@ -115,7 +115,7 @@ def build_context(session: Session, setup: SessionSetup, channel: str) -> TurnCo
         ),
         output=session.gate,
         streaming=settings.REPLY_STREAMING,
-        system_prompt=system_prompt(avatar.persona, setup.faq, avatar.language),
+        system_prompts=system_prompts(avatar.persona, setup.faq, avatar.languages),
         triage=Triage(
             desk=DeskForSession(
                 avatar_id=avatar.id, session_id=str(session.session_id), channel_name=channel
@@ -135,7 +135,10 @@ def build_voice(setup: SessionSetup, channel: str) -> VoiceSetup:
     )
     # The questions alone: with every paraphrase too, Whisper base starts writing FAQ phrases
     # it did not hear (on the spoken test set: WER 32.8 % with the questions, 37.6 % with all).
-    questions = [item.question for item in setup.faq]
+    # In the avatar's own language: the recogniser uses them only when it hears that one.
+    own = primary_language(setup.avatar.language)
+    faq = [item for item in setup.faq if primary_language(item.language) == own] or setup.faq
+    questions = [item.question for item in faq]
     return VoiceSetup(
         recognizer=recognizer,
         activity=models.voice_activity,

@@ -87,7 +87,8 @@ async def prerender_answer(
     turn = Turn(
         turn_id=uuid.uuid4(),
         text=entry.question,
-        language=avatar.language,
+        # The entry's language, when the avatar speaks it: a Japanese answer in the Japanese voice.
+        language=avatar.own_language(entry.language) or avatar.language,
         started=time.monotonic(),
         idle_start=0,
     )

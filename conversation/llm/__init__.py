@@ -13,6 +13,7 @@ from conversation.llm.base import (
     LlmRequest,
     handoff_answer,
     system_prompt,
+    system_prompts,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "LlmRequest",
     "handoff_answer",
     "system_prompt",
+    "system_prompts",
 ]

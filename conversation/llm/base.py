@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol, runtime_checkable
@@ -151,6 +151,19 @@ def system_prompt(persona: str, faq: Sequence[FaqItem], language: str) -> str:
             lines.append(f"Q: {item.question.strip()}\nA: {item.answer.strip()}")
         parts.append("\n\n".join(lines))
     return "\n\n".join(part for part in parts if part)
+
+
+def system_prompts(
+    persona: str, faq: Sequence[FaqItem], languages: Sequence[str]
+) -> dict[str, str]:
+    """The system prompt of each language the avatar speaks, its own first: a turn heard in
+    another of them asks the model to reply in that one, with that language's reference."""
+    return {language: system_prompt(persona, faq, language) for language in languages}
+
+
+def system_for(prompts: Mapping[str, str], language: str) -> str:
+    """The prompt of the turn's `language`, else the avatar's own (the first); "" for none."""
+    return prompts.get(language) or next(iter(prompts.values()), "")
 
 
 async def deltas_within(deltas: AsyncGenerator[str, None], timeout_s: float) -> AsyncIterator[str]:

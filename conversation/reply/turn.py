@@ -5,6 +5,7 @@ runs them."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
@@ -42,7 +43,8 @@ class TurnContext:
     clips: ClipStore
     timeouts: TurnTimeouts
     output: TurnOutput
-    system_prompt: str = ""
+    # The system prompt of each language the avatar speaks (llm.system_prompts), its own first.
+    system_prompts: Mapping[str, str] = field(default_factory=dict)
     # False only for the benchmark's baseline: the whole answer, then all of its speech, then
     # lip-sync of all of it, then the first media (REPLY_STREAMING=0).
     streaming: bool = True

@@ -14,7 +14,14 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from conversation.llm.base import ChatTurn, LlmError, LlmErrorKind, LlmRequest, handoff_answer
+from conversation.llm.base import (
+    ChatTurn,
+    LlmError,
+    LlmErrorKind,
+    LlmRequest,
+    handoff_answer,
+    system_for,
+)
 from conversation.protocol import Fallback
 from conversation.reply.chunker import SentenceChunker
 from conversation.reply.turn import Turn, TurnContext
@@ -55,7 +62,7 @@ async def write_sentences(
         stream = _once(known if known is not None else handoff_answer(turn.language))
     else:
         request = LlmRequest(
-            system=ctx.system_prompt,
+            system=system_for(ctx.system_prompts, turn.language),
             history=(*turn.history, ChatTurn("user", turn.text)),
             language=turn.language,
         )

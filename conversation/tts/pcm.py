@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator, Iterator
+from concurrent.futures import Executor
+from typing import Any
+
 import numpy as np
 
-from conversation.tts.base import OUTPUT_RATE
+from conversation.tts.base import OUTPUT_RATE, TtsError, TtsErrorKind
 from conversation.tts.resample import StreamResampler
 
 MIN_BLOCK = OUTPUT_RATE * 20 // 1000
@@ -60,3 +65,40 @@ class PcmBlocks:
             tail = blocks.pop()
             self._pending, self._pending_len = [tail], tail.size
         return blocks
+
+
+async def stream_pieces(
+    pool: Executor, pieces: Iterator[bytes], rate: int, *, stop: Any, engine: str
+) -> AsyncGenerator[np.ndarray, None]:
+    """The blocks of an in-process engine's pieces of speech (int16 bytes at `rate`), each
+    piece made in `pool`, one at a time as the consumer asks: the event loop never waits on
+    the model. `stop`, the onnxruntime RunOptions the pieces run with, is terminated when the
+    stream ends early (cancelled or closed), so the piece being computed stops within
+    milliseconds and nothing asks for another."""
+    loop = asyncio.get_running_loop()
+    blocks = PcmBlocks(rate)
+    try:
+        while True:
+            try:
+                piece = await loop.run_in_executor(pool, next, pieces, None)
+            except Exception as exc:  # the engine's errors; the text stays out of the log
+                raise TtsError(
+                    TtsErrorKind.FAILED, f"{engine} failed ({type(exc).__name__})"
+                ) from None
+            if piece is None:
+                break
+            for block in blocks.feed(piece):
+                yield block
+    finally:
+        stop.terminate = True
+    for block in blocks.finish():
+        yield block
+
+
+def drain(pieces: Iterator[bytes], engine: str) -> None:
+    """Make every piece and drop it (a warm-up); blocking, raises TtsError(FAILED)."""
+    try:
+        for _ in pieces:
+            pass
+    except Exception as exc:  # the engine's own errors
+        raise TtsError(TtsErrorKind.FAILED, f"{engine} failed ({type(exc).__name__})") from None

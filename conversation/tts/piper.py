@@ -15,13 +15,14 @@ import re
 import threading
 from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from conversation.tts.base import TtsError, TtsErrorKind
-from conversation.tts.pcm import PcmBlocks
+from conversation.tts.pcm import drain, stream_pieces
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -154,12 +155,7 @@ class PiperTts:
     def warm(self) -> None:
         """Load the model and speak a word, so that the first customer's sentence does not pay
         for onnxruntime's first run and the phonemizer's start; blocking, raises TtsError."""
-        voice = self.load()
-        try:
-            for _ in _sentences(voice, "Hello."):
-                pass
-        except Exception as exc:  # the engine's own errors
-            raise TtsError(TtsErrorKind.FAILED, f"piper failed ({type(exc).__name__})") from None
+        drain(_sentences(self.load(), "Hello."), "piper")
 
     async def synthesize(
         self, text: str, *, voice: str, language: str
@@ -173,26 +169,12 @@ class PiperTts:
         loop = asyncio.get_running_loop()
         model = await loop.run_in_executor(_pool, self.load)
         stop = onnxruntime.RunOptions()
-        sentences = _sentences(model, words, stop)
-        blocks = PcmBlocks(self.sample_rate)
-        try:
-            while True:
-                try:
-                    sentence = await loop.run_in_executor(_pool, next, sentences, None)
-                except Exception as exc:  # the engine's errors; the text stays out of the log
-                    raise TtsError(
-                        TtsErrorKind.FAILED, f"piper failed ({type(exc).__name__})"
-                    ) from None
-                if sentence is None:
-                    break
-                for block in blocks.feed(sentence):
-                    yield block
-        finally:
-            # Cancelled or closed: the sentence running in its thread stops within
-            # milliseconds, and nothing asks the generator for another.
-            stop.terminate = True
-        for block in blocks.finish():
-            yield block
+        stream = stream_pieces(
+            _pool, _sentences(model, words, stop), self.sample_rate, stop=stop, engine="piper"
+        )
+        async with aclosing(stream) as blocks:
+            async for block in blocks:
+                yield block
 
 
 def loaded_voices() -> list[str]:

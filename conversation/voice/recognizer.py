@@ -35,6 +35,7 @@ class SpeechRecognizer(Protocol):
         language: str | None,
         hints: Sequence[str],
         priority: Priority = Priority.FINAL,
+        other_languages: Sequence[str] = (),
     ) -> Transcript: ...
 
 
@@ -61,6 +62,7 @@ class LocalRecognizer:
         language: str | None,
         hints: Sequence[str],
         priority: Priority = Priority.FINAL,
+        other_languages: Sequence[str] = (),
     ) -> Transcript:
         work = functools.partial(
             self.backend.transcribe,
@@ -68,6 +70,7 @@ class LocalRecognizer:
             language=language,
             hints=tuple(hints),
             alternatives=wanted_alternatives(priority, self.alternatives),
+            other_languages=tuple(other_languages),
         )
         return await self.slots.run(priority, self._threads, work)
 
@@ -103,7 +106,7 @@ class ProcessRecognizer:
     def warm(self) -> None:
         """Start the child and load its model now, before the first customer speaks."""
         silence = np.zeros(3200, dtype=np.int16)
-        self._executor().submit(_child_transcribe, silence, None, (), 0).result()
+        self._executor().submit(_child_transcribe, silence, None, (), 0, ()).result()
 
     async def recognize(
         self,
@@ -112,6 +115,7 @@ class ProcessRecognizer:
         language: str | None,
         hints: Sequence[str],
         priority: Priority = Priority.FINAL,
+        other_languages: Sequence[str] = (),
     ) -> Transcript:
         pool = self._executor()
         work = functools.partial(
@@ -120,6 +124,7 @@ class ProcessRecognizer:
             language,
             tuple(hints),
             wanted_alternatives(priority, self.alternatives),
+            tuple(other_languages),
         )
         try:
             return await self._slots.run(priority, pool, work)
@@ -153,11 +158,19 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _child_transcribe(
-    audio: np.ndarray, language: str | None, hints: tuple[str, ...], alternatives: int
+    audio: np.ndarray,
+    language: str | None,
+    hints: tuple[str, ...],
+    alternatives: int,
+    other_languages: tuple[str, ...],
 ) -> Transcript:
     assert _child_backend is not None
     return _child_backend.transcribe(
-        audio, language=language, hints=hints, alternatives=alternatives
+        audio,
+        language=language,
+        hints=hints,
+        alternatives=alternatives,
+        other_languages=other_languages,
     )
 
 
@@ -177,6 +190,7 @@ class QueueRecognizer:
         language: str | None,
         hints: Sequence[str],
         priority: Priority = Priority.FINAL,  # the speech queue decodes in arrival order
+        other_languages: Sequence[str] = (),
     ) -> Transcript:
         request = TranscribeRequest(
             channel=self.channel,
@@ -185,6 +199,7 @@ class QueueRecognizer:
             language=language,
             hints=tuple(hints),
             alternatives=wanted_alternatives(priority, self.alternatives),
+            other_languages=tuple(other_languages),
         )
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[AsrResult] = loop.create_future()

@@ -57,7 +57,8 @@ class AudioClock:
 @dataclass(frozen=True)
 class VoiceSetup:
     """What a session's voice input is made of: the process's shared models and the avatar's
-    languages (one language is passed to the recognizer; several let it detect)."""
+    languages (its own first: the recognizer hears that one unless one of the others is
+    clearly what was spoken)."""
 
     recognizer: SpeechRecognizer
     activity: Callable[[], VoiceActivity]
@@ -70,13 +71,13 @@ class VoiceSetup:
     hold_s: float = 0.0
     max_hold_s: float = 0.0
 
-    @property
-    def language(self) -> str | None:
-        return self.languages[0] if len(self.languages) == 1 else None
-
     async def recognize(self, audio: np.ndarray, priority: Priority = Priority.FINAL) -> Transcript:
         return await self.recognizer.recognize(
-            audio, language=self.language, hints=self.hints, priority=priority
+            audio,
+            language=self.languages[0] if self.languages else None,
+            hints=self.hints,
+            priority=priority,
+            other_languages=self.languages[1:],
         )
 
 

@@ -22,7 +22,10 @@ def test_load_demo_is_complete_and_idempotent() -> None:
     assert consent is not None and "public domain" in consent.consented_by.lower()
     assert "skimage.data.astronaut" in consent.evidence_note
     assert avatar.consents.count() == 1
-    assert FAQEntry.objects.filter(avatar__isnull=True, active=True).count() >= 15
+    shared = FAQEntry.objects.filter(avatar__isnull=True, active=True)
+    assert shared.filter(language="en").count() >= 15
+    assert shared.filter(language="ja").count() >= 6
+    assert (avatar.language, avatar.other_languages) == ("en", ["ja"])
     assert avatar_has_valid_consent(avatar)
     # the neural voice, each language's default, without any setting
     assert (avatar.tts_backend, avatar.voice) == ("piper", "")

@@ -28,6 +28,11 @@ def test_reference_and_transcript_are_compared_in_spoken_form() -> None:
     ]
 
 
+def test_japanese_is_compared_character_by_character() -> None:
+    assert words("午後6時まで、営業します。", "ja") == list("午後6時まで営業します")
+    assert words("午後 6時まで営業します", "ja") == words("午後6時まで、営業します。", "ja")
+
+
 def test_edit_distance_counts_substitutions_deletions_and_insertions() -> None:
     ref = ["we", "open", "at", "nine"]
     assert edit_distance(ref, ref) == 0

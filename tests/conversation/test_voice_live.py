@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from avatars.models import TurnRecord
+from conversation.asr.packaged import whisper_base
 from conversation.protocol import MediaKind
+from conversation.tts.kokoro import KokoroTts
 from tests.conversation.ws_client import AvatarClient, is_turn_end, media, of_type
 from tests.processes import wait_until
 from tests.speech_audio import espeak_pcm16, with_noise
@@ -17,6 +21,7 @@ from tests.speech_audio import espeak_pcm16, with_noise
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 FRAME = 320  # 20 ms of 16 kHz audio
+MODELS = Path(os.environ["AVATAR_MODELS_DIR"])
 
 
 async def stream(client: AvatarClient, audio: np.ndarray, *, pace: float = 1.0) -> None:
@@ -27,6 +32,12 @@ async def stream(client: AvatarClient, audio: np.ndarray, *, pace: float = 1.0) 
         ahead = start + (i + FRAME) / 16_000 / pace - time.monotonic()
         if ahead > 0:
             await asyncio.sleep(ahead)
+
+
+async def kokoro_pcm16(text: str, voice: str) -> np.ndarray:
+    """Japanese speech at 16 kHz in one of Kokoro's voices: a Japanese customer's question."""
+    tts = KokoroTts(MODELS)
+    return np.concatenate([b async for b in tts.synthesize(text, voice=voice, language="ja")])
 
 
 def noisy_silence(seconds: float, seed: int = 0) -> np.ndarray:
@@ -175,3 +186,53 @@ def test_audio_without_audio_start_is_refused_once_a_second(demo_avatar, start_d
     # Once a second, not once a frame (50): the frames arrive within a second or two at most.
     assert refused[:1] == ["not_ready"] and len(refused) <= 2, refused
     assert set(refused) == {"not_ready"}
+
+
+@pytest.mark.parametrize("where", ["web", "speech"])
+def test_a_japanese_spoken_question_gets_a_japanese_answer_with_lips(
+    where, demo_avatar, start_worker, start_daphne
+) -> None:
+    """The demo avatar speaks English and Japanese: a question asked in Japanese (Kokoro's
+    voice, made here) is heard as Japanese, answered from the Japanese FAQ, in Japanese; the
+    avatar's languages reach the recogniser on the speech queue too."""
+    from avatars.demo_data import DEMO_FAQ_JA
+    from conversation.asr.whisper_backend import FasterWhisperAsr
+
+    start_worker("lipsync")
+    if where == "speech":
+        start_worker("speech", ASR_LOCATION="speech")
+    _, port = start_daphne(LIPSYNC_TIMEOUT_S="20", ASR_LOCATION=where)
+    question, _, answer = DEMO_FAQ_JA[0]  # 営業時間を教えてください。
+    spoken = asyncio.run(kokoro_pcm16(question, "jm_kumo"))
+    pause = lambda seconds: np.zeros(int(seconds * 16_000), np.int16)  # noqa: E731
+    audio = with_noise(np.concatenate([pause(0.8), spoken, pause(1.2)]))
+
+    async def scenario():
+        client = await AvatarClient.connect(port)
+        await client.next_event(10)
+        await client.send(
+            {"type": "audio_start", "sample_rate": 16000, "encoding": "pcm_s16le", "channels": 1}
+        )
+        sender = asyncio.create_task(stream(client, audio))
+        events = await client.until(is_turn_end, 120)
+        await sender
+        await client.send({"type": "audio_stop"})
+        await client.close()
+        return events
+
+    events = asyncio.run(scenario())
+    transcript = of_type(events, "transcript")[-1]
+    assert transcript.final and "営業時間" in transcript.text
+    subtitles = "".join(s.text for s in of_type(events, "subtitle"))
+    assert subtitles == answer  # the Japanese entry, in its written form
+    chunks = [c for c in media(events) if c.kind is MediaKind.CHUNK]
+    assert chunks and all(c.frames for c in chunks)  # lips move with every chunk of audio
+    assert {c.sample_rate for c in chunks} == {16_000}
+    # The audio is Japanese speech: Whisper hears it so, with words of the answer's first clause
+    # (カスタマーサービスは、月曜日から…).
+    speech = np.frombuffer(b"".join(c.audio for c in chunks), dtype=np.int16)[: 8 * 16_000]
+    asr = FasterWhisperAsr(str(whisper_base(MODELS)))
+    probabilities = asr.language_probabilities(speech)
+    assert max(probabilities, key=probabilities.__getitem__) == "ja"
+    heard = asr.transcribe(speech, language="ja").text
+    assert any(word in heard for word in ("サービス", "月曜日")), heard

@@ -60,6 +60,7 @@ class EchoFreeRecognizer:
         language: str | None,
         hints: Sequence[str],
         priority: Priority = Priority.FINAL,
+        other_languages: Sequence[str] = (),
     ) -> Transcript:
         await asyncio.sleep(0)
         return Transcript(text="what are your hours", final=True, language="en", confidence=None)

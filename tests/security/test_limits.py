@@ -54,6 +54,7 @@ class RecordingRecognizer:
         language: str | None,
         hints: Sequence[str],
         priority: Priority = Priority.FINAL,
+        other_languages: Sequence[str] = (),
     ) -> Transcript:
         self.lengths.append(len(audio))
         return Transcript(text="a very long question", final=True, language="en", confidence=None)

@@ -1,4 +1,5 @@
-"""Create the demo avatar, its consent record and the demo FAQ; idempotent."""
+"""Create the demo avatar, its consent record and the demo FAQ (English and Japanese);
+idempotent."""
 
 from __future__ import annotations
 
@@ -33,17 +34,29 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         avatar, created = Avatar.objects.get_or_create(
             slug=demo_data.DEMO_SLUG,
-            defaults={"name": demo_data.DEMO_NAME, "persona": demo_data.DEMO_PERSONA},
+            defaults={
+                "name": demo_data.DEMO_NAME,
+                "persona": demo_data.DEMO_PERSONA,
+                "other_languages": demo_data.DEMO_OTHER_LANGUAGES,
+            },
         )
         if not avatar.source_media:
             avatar.source_media.save("astronaut.png", ContentFile(_portrait_png()), save=True)
         if not avatar_has_valid_consent(avatar):
             services.consent_grant(avatar=avatar, **demo_data.DEMO_CONSENT)
-        if not FAQEntry.objects.filter(avatar__isnull=True).exists():
-            FAQEntry.objects.bulk_create(
-                FAQEntry(question=q, paraphrases="\n".join(p), answer=a, priority=0)
-                for q, p, a in demo_data.DEMO_FAQ
-            )
+        for language, entries in (("en", demo_data.DEMO_FAQ), ("ja", demo_data.DEMO_FAQ_JA)):
+            # Each language once: an installation from before Japanese gets its entries too.
+            if not FAQEntry.objects.filter(avatar__isnull=True, language=language).exists():
+                FAQEntry.objects.bulk_create(
+                    FAQEntry(
+                        language=language,
+                        question=q,
+                        paraphrases="\n".join(p),
+                        answer=a,
+                        priority=0,
+                    )
+                    for q, p, a in entries
+                )
         baking = options["bake"] and avatar.status in (Avatar.Status.DRAFT, Avatar.Status.FAILED)
         if baking:
             services.avatar_bake_request(avatar=avatar)

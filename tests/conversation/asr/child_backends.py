@@ -22,6 +22,7 @@ class WhereAsr:
         language: str | None,
         hints: Sequence[str] = (),
         alternatives: int = 0,
+        other_languages: Sequence[str] = (),
     ) -> Transcript:
         if len(audio) and audio[0] == 1:
             os._exit(3)

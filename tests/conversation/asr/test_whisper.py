@@ -89,6 +89,8 @@ HINTS = ("What are your opening hours?", "Do you have gift cards?", "Where is my
         ("Where is my order? What are your opening hours?", True),  # the prompt written out
         ("what are your OPENING hours!  Do you have gift-cards?", True),
         ("Hello? Hello?", True),  # a repeat is decoded again too: harmless
+        ("営業時間は？営業時間は？", True),  # sentences end without a space in Japanese
+        ("It costs $4.95. Shipping is 4.95 too.", False),
         ("", False),
     ],
 )

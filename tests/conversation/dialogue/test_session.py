@@ -22,7 +22,14 @@ from conversation.avatar import AvatarRuntime
 from conversation.canned import clips
 from conversation.dialogue.records import TurnRecorder
 from conversation.dialogue.session import Session, Transport
-from conversation.llm.base import FaqMatch, LlmError, LlmErrorKind, LlmRequest
+from conversation.llm.base import (
+    FaqItem,
+    FaqMatch,
+    LlmError,
+    LlmErrorKind,
+    LlmRequest,
+    system_prompts,
+)
 from conversation.protocol import Interrupt, MediaChunk, MediaKind, Text
 from conversation.reply.ports import TurnTimeouts
 from conversation.reply.turn import TurnContext
@@ -211,6 +218,7 @@ def make_session(
     voice: VoiceSetup | None = None,
     avatar: AvatarRuntime = AVATAR,
     wire: Wire | None = None,
+    prompts: dict[str, str] | None = None,
     **timeouts: float,
 ) -> tuple[Session, Wire, FakeLipSync, ListRecorder]:
     wire, recorder = wire or Wire(), ListRecorder()
@@ -227,6 +235,7 @@ def make_session(
             clips=store,
             timeouts=limits,
             output=s.gate,
+            system_prompts=prompts or {},
         ),
         transport=Transport(send_text=wire.text, send_bytes=wire.binary),
         recorder=recorder,
@@ -276,6 +285,27 @@ async def test_a_turn_streams_subtitle_then_media_in_order_then_ends() -> None:
     [record] = recorder.records
     assert [t[0] for t in record["transitions"]] == ["thinking", "speaking", "idle"]
     assert not record["interrupted"]
+
+
+async def test_a_typed_question_is_answered_in_the_language_it_is_written_in() -> None:
+    import dataclasses
+
+    class RecordingLlm(ScriptedLlm):
+        async def stream(self, request: LlmRequest) -> AsyncIterator[str]:
+            self.requests = [*getattr(self, "requests", []), request]
+            async for delta in super().stream(request):
+                yield delta
+
+    llm = RecordingLlm(["午前9時から午後6時までです。"])
+    avatar = dataclasses.replace(AVATAR, languages=("en", "ja"))
+    prompts = {"en": "Reply in en.", "ja": "Reply in ja."}
+    session, wire, _, _ = make_session(llm, avatar=avatar, prompts=prompts)
+    await drive(session, wire, [(0, Text(type="text", text="営業時間を教えてください"))])
+
+    [request] = llm.requests
+    assert (request.language, request.system) == ("ja", "Reply in ja.")
+    subtitles = [i["text"] for i in wire.items if isinstance(i, dict) and i["type"] == "subtitle"]
+    assert subtitles == ["午前9時から午後6時までです。"]
 
 
 async def test_interrupt_sends_interrupted_and_nothing_of_the_turn_after_it() -> None:
@@ -474,9 +504,16 @@ async def test_the_reply_follows_the_recognised_language_when_the_avatar_speaks_
 
     class GermanRecognizer:
         async def recognize(
-            self, audio: Any, *, language: str | None, hints: Any, priority: Any = None
+            self,
+            audio: Any,
+            *,
+            language: str | None,
+            hints: Any,
+            priority: Any = None,
+            other_languages: Any = (),
         ) -> Transcript:
-            assert language is None  # several languages allowed: the recogniser detects
+            # The avatar's own language, and the others it may hear instead.
+            assert (language, tuple(other_languages)) == ("en", ("de",))
             return Transcript(
                 text="Wann haben Sie geöffnet?", final=True, language="de", confidence=None
             )
@@ -484,6 +521,7 @@ async def test_the_reply_follows_the_recognised_language_when_the_avatar_speaks_
     class RecordingLlm(ScriptedLlm):
         async def stream(self, request: LlmRequest) -> AsyncIterator[str]:
             self.languages = [*getattr(self, "languages", []), request.language]
+            self.systems = [*getattr(self, "systems", []), request.system]
             async for delta in super().stream(request):
                 yield delta
 
@@ -495,7 +533,12 @@ async def test_the_reply_follows_the_recognised_language_when_the_avatar_speaks_
         languages=("en", "de"),
     )
     avatar = dataclasses.replace(AVATAR, languages=("en", "de"))
-    session, wire, _, _ = make_session(llm, voice=voice, avatar=avatar)
+    faq = [
+        FaqItem(1, "When are you open?", (), "Nine to six.", "en", 0),
+        FaqItem(2, "Wann haben Sie geöffnet?", (), "Von neun bis sechs.", "de", 0),
+    ]
+    prompts = system_prompts("You are Eileen.", faq, avatar.languages)
+    session, wire, _, _ = make_session(llm, voice=voice, avatar=avatar, prompts=prompts)
     speech = espeak_pcm16(
         "Wann haben Sie geöffnet?", voice="de", silence_before=0.3, silence_after=0.8
     )
@@ -505,6 +548,10 @@ async def test_the_reply_follows_the_recognised_language_when_the_avatar_speaks_
     script += [(0.02, AudioFrame(speech[i : i + 320])) for i in range(0, len(speech), 320)]
     await drive(session, wire, script, timeout=20)
     assert llm.languages == ["de"]
+    # The model is asked to reply in German, with the German reference answers.
+    [system] = llm.systems
+    assert 'code "de"' in system and "Von neun bis sechs." in system
+    assert "Nine to six." not in system
 
 
 class PausingRecognizer:
@@ -517,7 +564,13 @@ class PausingRecognizer:
         self.cancelled: list[int] = []
 
     async def recognize(
-        self, audio: Any, *, language: str | None, hints: Any, priority: Any = None
+        self,
+        audio: Any,
+        *,
+        language: str | None,
+        hints: Any,
+        priority: Any = None,
+        other_languages: Any = (),
     ) -> Any:
         from conversation.asr.base import Transcript
 
@@ -653,7 +706,13 @@ class LengthRecognizer:
         self.half, self.whole, self.whole_s = half, whole, whole_s
 
     async def recognize(
-        self, audio: Any, *, language: str | None, hints: Any, priority: Any = None
+        self,
+        audio: Any,
+        *,
+        language: str | None,
+        hints: Any,
+        priority: Any = None,
+        other_languages: Any = (),
     ) -> Any:
         from conversation.asr.base import Transcript
 
@@ -745,7 +804,13 @@ class GuessingRecognizer:
         self.partial, self.final, self.final_delay = partial, final, final_delay
 
     async def recognize(
-        self, audio: Any, *, language: str | None, hints: Any, priority: Any = None
+        self,
+        audio: Any,
+        *,
+        language: str | None,
+        hints: Any,
+        priority: Any = None,
+        other_languages: Any = (),
     ) -> Any:
         from conversation.asr.base import Transcript
         from conversation.voice.decoding import Priority
@@ -816,7 +881,13 @@ async def test_a_question_in_a_language_the_avatar_does_not_speak_gets_a_polite_
 
     class FrenchRecognizer:
         async def recognize(
-            self, audio: Any, *, language: str | None, hints: Any, priority: Any = None
+            self,
+            audio: Any,
+            *,
+            language: str | None,
+            hints: Any,
+            priority: Any = None,
+            other_languages: Any = (),
         ) -> Transcript:
             text = "Quels sont vos horaires ?"
             return Transcript(text=text, final=True, language="fr", confidence=None)

@@ -10,8 +10,18 @@ from dataclasses import dataclass
 
 import pytest
 
+from avatars.demo_data import DEMO_FAQ, DEMO_FAQ_JA
 from conversation.llm.anthropic_backend import ClaudeBackend
-from conversation.llm.base import ChatTurn, LlmBackend, LlmError, LlmErrorKind, LlmRequest
+from conversation.llm.base import (
+    ChatTurn,
+    FaqItem,
+    LlmBackend,
+    LlmError,
+    LlmErrorKind,
+    LlmRequest,
+    system_for,
+    system_prompts,
+)
 from conversation.llm.openai_compat import OpenAICompatBackend
 from tests.conversation.llm.fake_servers import (
     FakeServer,
@@ -69,6 +79,36 @@ async def collect(backend: LlmBackend, into: list[str] | None = None) -> list[st
     async for delta in backend.stream(REQUEST):
         deltas.append(delta)
     return deltas
+
+
+async def test_a_question_heard_in_japanese_asks_for_a_japanese_reply(
+    fake_server: FakeServer, flavour: Flavour
+) -> None:
+    faq = [
+        FaqItem(index, question, (), answer, language, 0)
+        for index, (language, (question, _, answer)) in enumerate(
+            [*(("en", e) for e in DEMO_FAQ[:3]), *(("ja", e) for e in DEMO_FAQ_JA[:3])]
+        )
+    ]
+    prompts = system_prompts("You are Eileen.", faq, ("en", "ja"))
+    request = LlmRequest(
+        system=system_for(prompts, "ja"),
+        history=(ChatTurn("user", "営業時間は何時までですか？"),),
+        language="ja",
+    )
+    fake_server.reply = flavour.reply(["午後6時までです。"])
+
+    deltas = [d async for d in flavour.backend(fake_server.url, 5.0).stream(request)]
+
+    assert "".join(deltas) == "午後6時までです。"
+    [received] = fake_server.requests
+    body = received.body
+    system = body["system"] if "system" in body else body["messages"][0]["content"]
+    if isinstance(system, list):  # Claude's system blocks
+        system = "".join(block["text"] for block in system)
+    assert 'Reply in the language with code "ja"' in system
+    assert DEMO_FAQ_JA[0][2] in system and DEMO_FAQ[0][2] not in system
+    assert "営業時間は何時までですか？" in str(body["messages"])
 
 
 async def test_deltas_arrive_in_order_as_they_are_streamed(

@@ -57,6 +57,27 @@ async def test_the_session_speaks_each_language_with_its_own_voice(joe: VoiceInf
     assert select.voice_fallbacks() == {}
 
 
+async def test_japanese_is_spoken_by_kokoro_and_falls_back_to_espeak_ng_when_it_fails(
+    joe: VoiceInfo, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    voices = installed_voices()
+    assert usable_voice(voices, "", "ja", engine=PIPER).id == "kokoro:jf_alpha"
+    assert select.voice_fallbacks() == {}
+    assert "kokoro-v1.0.int8.onnx" in select.health()["loaded"]  # type: ignore[operator]
+
+    blocked = tmp_path / "models"  # a models folder that cannot hold the model
+    blocked.write_text("not a folder")
+    assert usable_voice(voices, "", "ja", engine=PIPER, models_dir=blocked).id == "espeak-ng:ja"
+    tts = AvatarVoice(voices, engine=PIPER, models_dir=blocked)
+    blocks = [
+        b async for b in tts.synthesize("ご注文ありがとうございます。", voice=joe.id, language="ja")
+    ]
+
+    assert sum(b.size for b in blocks) > OUTPUT_RATE // 2  # espeak-ng spoke, never silence
+    assert tts.fell_back and "kokoro:jf_alpha" in select.voice_fallbacks()
+    assert "speaking with espeak-ng" in caplog.text and "warning" in select.health()
+
+
 @pytest.mark.parametrize("case", ["missing", "corrupt", "corrupt config"])
 async def test_a_missing_or_corrupt_voice_falls_back_to_espeak_ng_with_a_warning(
     case: str, joe: VoiceInfo, tmp_path: Path, caplog: pytest.LogCaptureFixture

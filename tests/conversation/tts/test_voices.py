@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from conversation.tts.base import TtsError
-from conversation.tts.voices import ESPEAK, PIPER, VoiceInfo, installed_voices
+from conversation.tts.voices import ESPEAK, KOKORO, PIPER, VoiceInfo, installed_voices
 from tests.conversation.tts.conftest import drop_voice
 
 
-def test_the_packaged_voice_and_espeak_ng_are_listed_with_their_licences(
+def test_the_packaged_voices_and_espeak_ng_are_listed_with_their_licences(
     joe: VoiceInfo,
 ) -> None:
     voices = installed_voices().voices
@@ -20,6 +20,10 @@ def test_the_packaged_voice_and_espeak_ng_are_listed_with_their_licences(
     assert voices[0] == joe
     assert (joe.engine, joe.language, joe.sample_rate) == (PIPER, "en-us", 22050)
     assert "CC0" in joe.licence and joe.model_path is not None and joe.model_path.is_file()
+    kokoro = [v for v in voices if v.engine == KOKORO]
+    assert [v.name for v in kokoro][:1] == ["jf_alpha"] and len(kokoro) == 5
+    assert {(v.language, v.sample_rate) for v in kokoro} == {("ja", 24000)}
+    assert all(v.licence.startswith("Apache-2.0") for v in kokoro)
     espeak = {v.name: v for v in voices if v.engine == ESPEAK}
     assert {"en-us", "de", "fr-fr", "ja", "cmn"} <= set(espeak)
     assert espeak["de"].language == "de" and "GPL" in espeak["de"].licence
@@ -82,7 +86,10 @@ def test_a_voice_with_an_unusable_config_is_skipped_with_a_warning(
 
 def test_resolving_a_voice() -> None:
     voices = installed_voices()
-    assert voices.resolve("", "ja", engine=PIPER).id == "espeak-ng:ja"
+    assert voices.resolve("", "ja", engine=PIPER).id == "kokoro:jf_alpha"  # neural Japanese
+    assert voices.resolve("piper:en_US-joe-medium", "ja", engine=PIPER).id == "kokoro:jf_alpha"
+    assert voices.resolve("kokoro:jm_kumo", "ja-JP", engine=PIPER).id == "kokoro:jm_kumo"
+    assert voices.resolve("", "ja", engine=ESPEAK).id == "espeak-ng:ja"
     assert voices.resolve("en-gb", "en-GB", engine=ESPEAK).id == "espeak-ng:en-gb"
     assert voices.resolve("en-gb", "de", engine=ESPEAK).id == "espeak-ng:de"  # not its language
     assert voices.resolve("nobody", "en", engine=PIPER).id == "espeak-ng:en-us"  # missing

@@ -121,7 +121,7 @@ class ReadingsAsr:
     def __init__(self) -> None:
         self.asked: list[int] = []
 
-    def transcribe(self, audio, *, language, hints=(), alternatives=0):  # type: ignore[no-untyped-def]
+    def transcribe(self, audio, *, language, hints=(), alternatives=0, other_languages=()):  # type: ignore[no-untyped-def]
         from conversation.asr.base import Transcript
 
         self.asked.append(alternatives)
