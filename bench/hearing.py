@@ -72,7 +72,7 @@ def transcripts(
     hints_key = hashlib.sha256("\n".join(hints).encode()).hexdigest()[:12]
     decode = ""
     if backend == "whisper-base":
-        decode = f"-window{WINDOW_TAIL_S:g}-copyguard"
+        decode = f"-window{WINDOW_TAIL_S:g}-copyguard2"
         decode += f"-beam{ALTERNATIVES_BEAM}x{alternatives}" if alternatives else ""
     path = folder / f"transcripts-{backend}{decode}-{hints_key}.json"
     cached: dict[str, list[str]] = json.loads(path.read_text()) if path.is_file() else {}

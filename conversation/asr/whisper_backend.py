@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,9 @@ ALTERNATIVES_BEAM = 5
 # and at least 98 times on Kokoro's Japanese ones), and a wrong language costs a whole answer:
 # docs/languages.md.
 OTHER_LANGUAGE_ODDS = 16.0
+# A hint sentence in a transcript is the customer's only if the audio decoded without the prompt
+# says at least this share of its words, in order; below, it is the prompt written out.
+HEARD_WITHOUT_PROMPT = 0.75
 # faster-whisper's rule for a segment that is only silence or noise.
 _NO_SPEECH_PROB = 0.6
 _NO_SPEECH_LOGPROB = -1.0
@@ -66,6 +70,23 @@ def copies_prompt(text: str, hints: Sequence[str]) -> bool:
     said = _sentences(text)
     hinted = {sentence for hint in hints for sentence in _sentences(hint)}
     return len(said) != len(set(said)) or len(hinted.intersection(said)) >= 2
+
+
+def hint_sentences_in(text: str, hints: Sequence[str]) -> list[str]:
+    """The sentences of `text` that are hint phrases word for word (lower case, no marks)."""
+    hinted = {sentence for hint in hints for sentence in _sentences(hint)}
+    return [sentence for sentence in _sentences(text) if sentence in hinted]
+
+
+def said_without_prompt(sentence: str, unprompted: str) -> bool:
+    """Whether a transcript decoded without the prompt says `sentence` (a hint phrase, as
+    `_sentences` writes it): most of its words, in order. "Can I change or cancel my order?"
+    against "I ordered two towels 10 days ago. Can you check on my order?" is not."""
+    words = sentence.split()
+    heard = " ".join(_sentences(unprompted)).split()
+    matcher = difflib.SequenceMatcher(a=words, b=heard, autojunk=False)
+    found = sum(block.size for block in matcher.get_matching_blocks())
+    return bool(words) and found / len(words) >= HEARD_WITHOUT_PROMPT
 
 
 def choose_language(
@@ -235,8 +256,16 @@ class FasterWhisperAsr:
 
         prompt_text = prompt_from_hints(hints)
         result = decode(prompt_text)
-        if prompt_text and copies_prompt(tokenizer.decode(result.sequences_ids[0]), hints):
+        first = tokenizer.decode(result.sequences_ids[0]) if prompt_text else ""
+        if copies_prompt(first, hints):
             result = decode(None)  # the encoded audio again, without the prompt it copied
+        elif copied := hint_sentences_in(first, hints):
+            # One FAQ question word for word: the customer read it, or Whisper wrote out its
+            # prompt over audio it could not follow. The audio without the prompt tells.
+            plain = decode(None)
+            unprompted = tokenizer.decode(plain.sequences_ids[0])
+            if not all(said_without_prompt(sentence, unprompted) for sentence in copied):
+                result = plain
         tokens = result.sequences_ids[0]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         if result.no_speech_prob > _NO_SPEECH_PROB and avg_logprob < _NO_SPEECH_LOGPROB:

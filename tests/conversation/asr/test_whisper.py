@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from conversation.asr.base import AsrError
-from conversation.asr.whisper_backend import FasterWhisperAsr, copies_prompt, prompt_from_hints
+from conversation.asr.whisper_backend import (
+    FasterWhisperAsr,
+    copies_prompt,
+    hint_sentences_in,
+    prompt_from_hints,
+    said_without_prompt,
+)
 from tests.speech_audio import espeak_pcm16
 
 
@@ -98,3 +104,26 @@ def test_a_transcript_copies_the_prompt_when_it_loops_or_writes_out_two_hints(
     text: str, copied: bool
 ) -> None:
     assert copies_prompt(text, HINTS) is copied
+
+
+def test_the_hint_sentences_of_a_transcript_are_found_word_for_word() -> None:
+    assert hint_sentences_in("Hi! Where is my ORDER? It is late.", HINTS) == ["where is my order"]
+    assert hint_sentences_in("Where is my parcel?", HINTS) == []
+    assert hint_sentences_in("", HINTS) == []
+
+
+@pytest.mark.parametrize(
+    ("unprompted", "said"),
+    [
+        ("Where is my order?", True),
+        ("um where is my order please", True),  # the words in order, others between
+        ("Where's my order?", True),  # three of four words
+        ("I ordered two towels ten days ago. Can you check on my order?", False),
+        ("my order where is", False),  # not in order
+        ("", False),
+    ],
+)
+def test_a_hint_sentence_is_said_without_the_prompt_when_most_of_its_words_are(
+    unprompted: str, said: bool
+) -> None:
+    assert said_without_prompt("where is my order", unprompted) is said
