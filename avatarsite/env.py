@@ -188,7 +188,7 @@ VARIABLES: dict[str, Variable] = {
         ),
         Variable(
             "TURN_HOLD_MS",
-            "750",
+            "900",
             "Silence after the last word before a spoken answer may be heard; speech before it "
             "continues the question.",
         ),

@@ -672,7 +672,11 @@ def _frames(speech: np.ndarray, before_s: float, after_s: float) -> list[tuple[f
     return [(0.0, start), *((0.02, AudioFrame(pcm[i : i + 320])) for i in range(0, len(pcm), 320))]
 
 
-def _judged_voice(recognizer: Any, hold_s: float = 0.75) -> VoiceSetup:
+def _judged_voice(recognizer: Any, hold_s: float | None = None) -> VoiceSetup:
+    """The product's ears around `recognizer`: Silero, the end-of-turn model, the floor's hold
+    (TURN_HOLD_MS unless given)."""
+    from django.conf import settings
+
     from conversation.voice.end_of_turn import TurnCompletion
     from conversation.voice.vad import SileroProbability, VoiceActivity
 
@@ -681,7 +685,7 @@ def _judged_voice(recognizer: Any, hold_s: float = 0.75) -> VoiceSetup:
         recognizer=recognizer,
         activity=lambda: VoiceActivity(silero.new_stream, end_silence_ms=1500, pause_ms=200),
         turn_model=TurnCompletion(),
-        hold_s=hold_s,
+        hold_s=settings.TURN_HOLD_MS / 1000 if hold_s is None else hold_s,
         max_hold_s=1.5,
     )
 
@@ -750,12 +754,15 @@ async def test_a_question_ends_at_its_pause_and_the_model_shortens_the_hold() ->
     assert not record["interrupted"]
 
 
-async def test_a_pause_inside_a_sentence_is_never_answered_before_the_sentence_ends() -> None:
+@pytest.mark.parametrize("pause_ms", [300, 700])
+async def test_a_pause_inside_a_sentence_is_never_answered_before_the_sentence_ends(
+    pause_ms: int,
+) -> None:
     """Real Silero VAD and the real end-of-turn model. espeak-ng's half sentence sounds final,
     so the model may end the turn at the pause: the floor keeps the answer unheard, and the
     rest of the sentence continues the same utterance instead of interrupting an answer."""
     speech = _spoken(
-        'How do I return the jacket <break time="600ms"/> that does not fit?', ssml=True
+        f'How do I return the jacket <break time="{pause_ms}ms"/> that does not fit?', ssml=True
     )
     wire = TimedWire()
     recognizer = LengthRecognizer(
