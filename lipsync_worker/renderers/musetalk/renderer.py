@@ -198,17 +198,17 @@ class MuseTalkRenderer:
         (`DeviceLatents`): a pass sends each chunk's idle-frame indices and takes back its
         decoded crops, one transfer each way per batch, none per frame.
         """
-        latents, audio, sizes = [], [], []
-        for plan, start, stop in spans:
-            idle = self._idle(plan, start, stop)
-            resident = self.latents.get(plan.baked)
-            index = torch.as_tensor(idle, dtype=torch.long).to(resident.device)
-            latents.append(resident.index_select(0, index))
-            audio.append(plan.features[start:stop])
-            sizes.append(len(idle))
-        if not sum(sizes):
+        if not sum(stop - start for _, start, stop in spans):
             return [np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8) for _ in spans]
+        latents, audio, sizes = [], [], []
         with torch.inference_mode():
+            for plan, start, stop in spans:
+                idle = self._idle(plan, start, stop)
+                resident = self.latents.get(plan.baked)
+                index = torch.as_tensor(idle, dtype=torch.long).to(resident.device)
+                latents.append(resident.index_select(0, index))
+                audio.append(plan.features[start:stop])
+                sizes.append(len(idle))
             generated = self._generate(torch.cat(latents), torch.cat(audio))
         offsets = np.cumsum([0, *sizes])
         return [generated[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
