@@ -263,5 +263,9 @@ def serve_metrics(port: int) -> None:
     one process, whichever pool, so its default registry holds them all. 0: not served."""
     if port <= 0:
         return
-    start_http_server(port)
+    try:
+        start_http_server(port)
+    except OSError as error:  # the port is taken: the worker renders on, unwatched
+        log.error("lipsync metrics not served on port %d: %s", port, error)
+        return
     log.info("lipsync metrics on port %d at /metrics", port)
