@@ -34,9 +34,8 @@ from lipsync_worker.renderers.musetalk.device_latents import DeviceLatents
 from lipsync_worker.renderers.musetalk.models import MuseTalkModels, load_models
 
 CROP_SIZE = 256  # MuseTalk is trained on 256 x 256 face crops (32 x 32 latents)
-DEVICE_MEMORY_BYTES = (
-    2 * 2**30
-)  # resident avatars' latents on the device (LIPSYNC_DEVICE_MEMORY_MB)
+# Avatars' latents resident on the render device (a worker takes LIPSYNC_DEVICE_MEMORY_MB).
+DEVICE_MEMORY_BYTES = 2 * 2**30
 
 
 class PreparedAvatar(Protocol):
