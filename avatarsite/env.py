@@ -145,6 +145,17 @@ VARIABLES: dict[str, Variable] = {
             "How long a batch that is not full waits for other sessions' frames.",
         ),
         Variable(
+            "LIPSYNC_DEVICE_MEMORY_MB",
+            "2048",
+            "Memory of the render device (the GPU) a MuseTalk worker may fill with resident "
+            "avatars' latents; the least recently used leave first.",
+        ),
+        Variable(
+            "LIPSYNC_METRICS_PORT",
+            "0",
+            "Port on which a lipsync worker serves its Prometheus metrics at /metrics; 0: none.",
+        ),
+        Variable(
             "MUSETALK_MODELS",
             "unset",
             "Directory with MuseTalk v1.5 weights in the official layout.",

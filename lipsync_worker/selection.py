@@ -30,11 +30,16 @@ def choose(wanted: str, musetalk_models: str | None) -> Choice:
     return Choice("cpu", f"CPU renderer: {why}")
 
 
-def build(kind: str, musetalk_models: str | None) -> LipSyncRenderer:
+def build(
+    kind: str, musetalk_models: str | None, *, device_memory_mb: int | None = None
+) -> LipSyncRenderer:
+    """The renderer of `kind`; MuseTalk's keeps up to `device_memory_mb` of avatars' latents on
+    its device (its default when None)."""
     if kind == "musetalk":
-        from lipsync_worker.renderers.musetalk.renderer import MuseTalkRenderer
+        from lipsync_worker.renderers.musetalk.renderer import DEVICE_MEMORY_BYTES, MuseTalkRenderer
 
-        return MuseTalkRenderer(musetalk_models)  # type: ignore[arg-type]
+        budget = DEVICE_MEMORY_BYTES if device_memory_mb is None else device_memory_mb * 2**20
+        return MuseTalkRenderer(musetalk_models, device_memory_bytes=budget)  # type: ignore[arg-type]
     from lipsync_worker.renderers.cpu import CpuRenderer
 
     return CpuRenderer()

@@ -22,6 +22,7 @@ from asgiref.sync import async_to_sync
 from celery import shared_task, signals
 from channels.layers import get_channel_layer
 from django.conf import settings
+from prometheus_client import start_http_server
 
 from avatarsite.infra import redis_clients
 from contracts.messages import BAKE_TASK, RENDER_TASK, RenderFailed, RenderRequest
@@ -37,6 +38,7 @@ from lipsync_worker.contract import (
     StreamState,
     frames_for_samples,
 )
+from lipsync_worker.renderers.metrics import LateChunks
 from lipsync_worker.renderers.musetalk.batching import BatchRenderer, CrossSessionBatcher
 from lipsync_worker.resident import ResidentAvatars
 from lipsync_worker.wire import frames_messages
@@ -47,13 +49,16 @@ _resident = ResidentAvatars(budget_bytes=settings.LIPSYNC_MEMORY_MB * 1024 * 102
 _renderers: dict[str, LipSyncRenderer] = {}
 _batchers: dict[str, CrossSessionBatcher] = {}
 _loading = threading.Lock()  # task threads of a batching worker ask for a renderer at once
+_late = LateChunks()
 
 
 def _renderer(kind: str) -> LipSyncRenderer:
     """One renderer instance per kind per worker: models load once, not per chunk."""
     with _loading:
         if kind not in _renderers:
-            _renderers[kind] = selection.build(kind, settings.MUSETALK_MODELS)
+            _renderers[kind] = selection.build(
+                kind, settings.MUSETALK_MODELS, device_memory_mb=settings.LIPSYNC_DEVICE_MEMORY_MB
+            )
         return _renderers[kind]
 
 
@@ -224,6 +229,9 @@ def render_chunk(self: Any, **kwargs: Any) -> None:
             async_to_sync(layer.send)(request.channel, message.encode())
     except redis.RedisError as error:
         _redis_away(turn_id, seq, error)
+        return
+    if _late.sent(turn_id, request.turn_frame):
+        log.info("turn %s chunk %s was late", turn_id, seq)
 
 
 def _redis_away(turn_id: str, seq: int, error: redis.RedisError) -> None:
@@ -239,6 +247,7 @@ def warm_up(sender: Any = None, **_: Any) -> None:
     queues = {q.name for q in getattr(getattr(sender, "task_consumer", None), "queues", [])}
     if "lipsync" not in queues:
         return
+    serve_metrics(settings.LIPSYNC_METRICS_PORT)
     from avatars.selectors import avatars_baked_ready
 
     for avatar in avatars_baked_ready():
@@ -247,3 +256,16 @@ def warm_up(sender: Any = None, **_: Any) -> None:
         except Exception:
             log.exception("could not load baked avatar %s at start", avatar.pk)
     log.info("lipsync worker warm: %d avatars resident", len(_resident.keys()))
+
+
+def serve_metrics(port: int) -> None:
+    """The worker's Prometheus metrics over HTTP (renderers/metrics.py and the process's own):
+    one process, whichever pool, so its default registry holds them all. 0: not served."""
+    if port <= 0:
+        return
+    try:
+        start_http_server(port)
+    except OSError as error:  # the port is taken: the worker renders on, unwatched
+        log.error("lipsync metrics not served on port %d: %s", port, error)
+        return
+    log.info("lipsync metrics on port %d at /metrics", port)

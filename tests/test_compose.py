@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import shlex
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import yaml
 
 from avatarsite.celery import QUEUES
-from avatarsite.env import VARIABLES
+from avatarsite.env import VARIABLES, lipsync_pool_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -91,11 +92,40 @@ def test_flower_password_is_not_on_its_command_line() -> None:
     assert "FLOWER_PASSWORD" in flower["environment"]["FLOWER_BASIC_AUTH"]
 
 
-def test_lipsync_worker_is_solo_with_a_gpu_reservation() -> None:
+def with_defaults(value: str) -> str:
+    """A compose value as compose reads it with none of its variables set: their defaults."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def test_lipsync_worker_batches_chunks_across_sessions_on_its_gpu() -> None:
     worker = SERVICES["lipsync-worker"]
-    assert "--pool=solo" in worker["command"] and "--prefetch-multiplier=1" in worker["command"]
+    environment = {k: with_defaults(str(v)) for k, v in worker["environment"].items()}
+    command = [with_defaults(arg) for arg in worker["command"]]
+    chunks = int(environment["LIPSYNC_BATCH_CHUNKS"])
+    assert chunks > 0 and int(environment["LIPSYNC_BATCH_FRAMES"]) > 0
+    assert float(environment["LIPSYNC_BATCH_GATHER_MS"]) >= 0
+    assert int(environment["LIPSYNC_DEVICE_MEMORY_MB"]) > 0
+    # The pool `make run` gives a batching worker: a thread per chunk in hand.
+    assert set(lipsync_pool_flags(environment)) <= set(command)
+    assert lipsync_pool_flags(environment) == ["--pool=threads", f"--concurrency={chunks}"]
+    # The command and the settings read the same variable: threads and chunks agree.
+    concurrency = next(a for a in worker["command"] if a.startswith("--concurrency="))
+    assert (
+        concurrency.removeprefix("--concurrency=") == worker["environment"]["LIPSYNC_BATCH_CHUNKS"]
+    )
+    assert "--prefetch-multiplier=1" in command  # each thread holds one chunk, acks late
     devices = worker["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["capabilities"] == ["gpu"]
+
+
+def test_prometheus_scrapes_the_lipsync_workers_metrics_port() -> None:
+    worker = SERVICES["lipsync-worker"]
+    port = int(worker["environment"]["LIPSYNC_METRICS_PORT"])
+    assert "ports" not in worker  # the metrics stay on the compose network
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = [c for c in config["scrape_configs"] if c["job_name"] == "avatar-lipsync"]
+    assert job["dns_sd_configs"][0]["names"] == ["lipsync-worker"]
+    assert job["dns_sd_configs"][0]["port"] == port and job["metrics_path"] == "/metrics"
 
 
 def test_redis_has_a_password_and_no_public_port() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from django.test import Client, override_settings
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,13 +50,31 @@ def promql_metric_names(expr: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def exported() -> set[str]:
-    """Every series name the web process's /metrics may show, observed yet or not."""
+    """Every series name the web process's /metrics or a lipsync worker's metrics port may
+    show, observed yet or not."""
     import conversation.metrics  # noqa: F401  registered as the web process registers them
 
     with override_settings(METRICS_PUBLIC=True):
         body = Client().get("/metrics").content.decode()
     names = set()
     for family in text_string_to_metric_families(body):
+        names.update(family.name + suffix for suffix in SERIES_OF_TYPE.get(family.type, ("",)))
+    return names | worker_exported()
+
+
+def worker_exported() -> set[str]:
+    """What a lipsync worker serves on LIPSYNC_METRICS_PORT (prometheus_client's own server
+    over the worker's default registry), read from a registry holding only its metrics."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from lipsync_worker.renderers import metrics
+
+    registry = CollectorRegistry()
+    for value in vars(metrics).values():
+        if isinstance(value, MetricWrapperBase):
+            registry.register(value)
+    names = set()
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
         names.update(family.name + suffix for suffix in SERIES_OF_TYPE.get(family.type, ("",)))
     return names
 

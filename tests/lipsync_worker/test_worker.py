@@ -160,3 +160,31 @@ def test_a_busy_worker_takes_a_new_answers_first_chunk_before_later_chunks(
         assert message is not None and message["type"] == "lipsync.frames"
         order.append((message["turn_id"], message["seq"]))
     assert order == [(new, 0), (playing, 3), (playing, 4), (playing, 5)]
+
+
+def test_a_batching_worker_renders_cpu_avatars_side_by_side_on_its_threads(
+    start_worker, redis_client
+) -> None:
+    """The compose GPU worker's pool without MuseTalk (no GPU or no weights): the CPU renderer
+    cannot share batches, so each task thread renders its own chunk beside the others."""
+    worker = start_worker("lipsync", LIPSYNC_BATCH_CHUNKS="2")
+    avatar = bake_demo()
+    assert avatar.renderer_in_use == "cpu"
+    layer = get_channel_layer()
+    busy_channel, channel = (async_to_sync(layer.new_channel)() for _ in range(2))
+    speech = espeak_pcm16(SPEECH)
+    busy, other = str(uuid.uuid4()), str(uuid.uuid4())
+
+    render(busy_channel, avatar, busy, 0, long_chunk(speech))
+    wait_rendering(worker, busy)
+    render(channel, avatar, other, 0, speech[:8_000])
+    # A solo worker would finish the 4500 frames first: on threads the short chunk overtakes.
+    message = receive(channel, 60)
+    assert message is not None and message["turn_id"] == other and len(message["jpegs"]) == 13
+    cancel_turn(busy)  # the cancel key still stops a chunk midway on a thread
+    assert receive(busy_channel, 5) is None
+    log = worker.output()
+    assert "concurrency: 2 (thread)" in log
+    assert "in batches shared" not in log  # one chunk at a time per thread, no render loop
+    cut = [line for line in log.splitlines() if f"turn {busy} chunk 0 cancelled" in line]
+    assert cut, log[-3000:]

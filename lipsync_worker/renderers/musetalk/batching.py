@@ -8,6 +8,8 @@ when the batch is not full, generates them in one pass and hands each chunk its 
 the chunk's own thread blends into frames. A chunk's
 cancel check runs before each batch that would take its frames and again after the pass, so a
 barge-in drops that chunk's frames from the batch in flight; the other chunks are unaffected.
+Each pass is recorded in the worker's Prometheus metrics (`lipsync_worker/renderers/metrics.py`:
+frames and chunks per pass, its time, and each chunk's wait for its first pass).
 Plain Python and threads: no Celery, Django or CUDA here.
 """
 
@@ -31,6 +33,7 @@ from lipsync_worker.contract import (
     RenderedFrame,
     StreamState,
 )
+from lipsync_worker.renderers import metrics
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class _Chunk:
     arrival: int
     should_cancel: CancelCheck
     turn_frame: int
+    queued: float = field(default_factory=time.perf_counter)  # handed to the loop
     out: queue.SimpleQueue[tuple[int, Any] | BaseException | None] = field(
         default_factory=queue.SimpleQueue
     )
@@ -185,6 +189,9 @@ class CrossSessionBatcher:
         if not spans:
             return
         started = time.perf_counter()
+        for chunk, start, _ in spans:
+            if start == 0:  # the chunk's render starts with this pass
+                metrics.QUEUE_WAIT.observe((started - chunk.queued) * 1000)
         try:
             rendered: list[Any] = list(
                 self.renderer.generate([(c.plan, a, b) for c, a, b in spans])
@@ -232,5 +239,8 @@ class CrossSessionBatcher:
                 chunk.out.put(outcome)
 
     def _record(self, record: BatchRecord) -> None:
+        metrics.BATCH_FRAMES.observe(record.frames)
+        metrics.BATCH_CHUNKS.observe(record.chunks)
+        metrics.BATCH_RENDER.observe(record.render_ms)
         self.history.append(record)
         del self.history[: -self.history_size]

@@ -6,7 +6,8 @@
 Random weights cost the same time as trained ones, so a GPU box needs no download to answer
 "how many avatars can this card drive in real time". It prints one JSON line per batch size
 (frames per second of one chunk rendered in batches of that size), the face crops per second
-JPEG encoding keeps up with on four threads, then, with `--sessions`,
+JPEG encoding keeps up with inline, on four threads and on the GPU (torchvision, where
+installed), then, with `--sessions`,
 one per count of simulated speaking sessions fed through the cross-session batcher (late chunks,
 chunk latency p50/p95), and last the most sessions served without a late chunk.
 """
@@ -14,6 +15,7 @@ chunk latency p50/p95), and last the most sessions served without a late chunk.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +38,7 @@ from lipsync_worker.renderers.musetalk.models import (
 )
 from lipsync_worker.renderers.musetalk.renderer import CROP_SIZE, MuseTalkRenderer
 from lipsync_worker.renderers.musetalk.session_load import most_sessions
-from lipsync_worker.wire import encode_jpeg
+from lipsync_worker.wire import JPEG_QUALITY, encode_jpeg
 
 
 @dataclass(frozen=True)
@@ -221,15 +223,42 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def jpeg_fps(frames: int = 200, threads: int = 4, side: int = 256, seed: int = 0) -> float:
-    """Face crops JPEG-encoded per second by `threads` threads, as a batching worker's task
-    threads encode their chunks' frames side by side (OpenCV releases the GIL)."""
+def jpeg_fps(
+    frames: int = 200, threads: int = 4, side: int = 256, seed: int = 0
+) -> dict[str, float | None]:
+    """Face crops JPEG-encoded per second: inline on one thread, by `threads` threads (as a
+    batching worker's task threads encode their chunks' frames side by side; OpenCV releases
+    the GIL), and on the GPU by torchvision's nvJPEG encoder where CUDA and torchvision are
+    there (None otherwise)."""
     rng = np.random.default_rng(seed)
     crops = rng.integers(0, 256, (frames, side, side, 3), dtype=np.uint8)
     started = time.perf_counter()
+    for crop in crops:
+        encode_jpeg(crop)
+    inline = frames / (time.perf_counter() - started)
+    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(encode_jpeg, crops))
-    return frames / (time.perf_counter() - started)
+    pooled = frames / (time.perf_counter() - started)
+    return {"inline": inline, f"threads_{threads}": pooled, "cuda": _cuda_jpeg_fps(crops)}
+
+
+def _cuda_jpeg_fps(crops: np.ndarray) -> float | None:
+    """The same crops encoded in one call of `torchvision.io.encode_jpeg` on CUDA."""
+    if not torch.cuda.is_available():
+        return None
+    try:
+        io: Any = importlib.import_module("torchvision.io")
+    except ImportError:
+        return None
+    device = torch.device("cuda")
+    images = [torch.from_numpy(c).permute(2, 0, 1).contiguous().to(device) for c in crops]
+    io.encode_jpeg(images[:4], quality=JPEG_QUALITY)  # warm-up: nvJPEG's handles
+    torch.cuda.synchronize(device)
+    started = time.perf_counter()
+    io.encode_jpeg(images, quality=JPEG_QUALITY)
+    torch.cuda.synchronize(device)
+    return len(images) / (time.perf_counter() - started)
 
 
 def main(argv: list[str] | None = None) -> list[BenchResult]:
@@ -262,11 +291,12 @@ def main(argv: list[str] | None = None) -> list[BenchResult]:
         result = measure(models, batch_size, args.seconds, args.repeats)
         print(json.dumps({**where, **asdict(result)}))
         results.append(result)
-    print(json.dumps({**where, "jpeg_fps_4_threads": jpeg_fps()}))
+    print(json.dumps({**where, **{f"jpeg_fps_{k}": v for k, v in jpeg_fps().items()}}))
     if args.sessions:
         baked = synthetic_baked()
+        renderer = MuseTalkRenderer(models)
         best, loads = most_sessions(
-            MuseTalkRenderer(models),
+            renderer,
             baked,
             args.sessions,
             seconds=args.session_seconds,
@@ -275,14 +305,22 @@ def main(argv: list[str] | None = None) -> list[BenchResult]:
         )
         for load in loads:
             print(json.dumps({**where, **asdict(load)}))
-        print(json.dumps({**where, "sessions_without_a_late_chunk": best, **_memory(baked)}))
+        memory = _memory(baked, renderer)
+        print(json.dumps({**where, "sessions_without_a_late_chunk": best, **memory}))
     return results
 
 
-def _memory(baked: Baked) -> dict[str, float | None]:
-    """Memory of one resident avatar (its bake, in host memory) and the GPU's peak."""
+def _memory(baked: Baked, renderer: MuseTalkRenderer) -> dict[str, float | None]:
+    """Memory of one resident avatar: its bake in host memory, its latents on the device; and
+    the GPU's peak."""
     peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
-    return {"resident_avatar_mb": baked.nbytes() / 2**20, "gpu_peak_mb": peak}
+    avatars = len(renderer.latents.keys())
+    on_device = renderer.latents.used_bytes() / avatars / 2**20 if avatars else None
+    return {
+        "resident_avatar_mb": baked.nbytes() / 2**20,
+        "device_latents_per_avatar_mb": on_device,
+        "gpu_peak_mb": peak,
+    }
 
 
 if __name__ == "__main__":

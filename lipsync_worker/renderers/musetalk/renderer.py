@@ -30,9 +30,12 @@ from lipsync_worker.contract import (
     frames_for_samples,
 )
 from lipsync_worker.renderers.musetalk.audio_features import frame_features
+from lipsync_worker.renderers.musetalk.device_latents import DeviceLatents
 from lipsync_worker.renderers.musetalk.models import MuseTalkModels, load_models
 
 CROP_SIZE = 256  # MuseTalk is trained on 256 x 256 face crops (32 x 32 latents)
+# Avatars' latents resident on the render device (a worker takes LIPSYNC_DEVICE_MEMORY_MB).
+DEVICE_MEMORY_BYTES = 2 * 2**30
 
 
 class PreparedAvatar(Protocol):
@@ -109,6 +112,7 @@ class MuseTalkRenderer:
         batch_size: int = 8,
         device: torch.device | str | None = None,
         prepare: PrepareFn | None = None,
+        device_memory_bytes: int = DEVICE_MEMORY_BYTES,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -116,6 +120,7 @@ class MuseTalkRenderer:
             models if isinstance(models, MuseTalkModels) else load_models(models, device=device)
         )
         self.batch_size = batch_size
+        self.latents = DeviceLatents(self.models.device, self.models.dtype, device_memory_bytes)
         self._prepare: PrepareFn = prepare or _baking_prepare
 
     def bake(self, source: BakeSource) -> Baked:
@@ -188,21 +193,22 @@ class MuseTalkRenderer:
         """The generated face crops of frames start..stop of each planned chunk: the GPU's part.
 
         Each frame depends on its own latents and audio window only, so a frame comes out the
-        same whichever frames share its batch.
+        same whichever frames share its batch. The avatars' latents stay on the device
+        (`DeviceLatents`): a pass sends each chunk's idle-frame indices and takes back its
+        decoded crops, one transfer each way per batch, none per frame.
         """
-        masked, reference, audio, sizes = [], [], [], []
-        for plan, start, stop in spans:
-            idle = self._idle(plan, start, stop)
-            masked.append(plan.baked.arrays["masked_latents"][idle])
-            reference.append(plan.baked.arrays["reference_latents"][idle])
-            audio.append(plan.features[start:stop])
-            sizes.append(len(idle))
-        if not sum(sizes):
+        if not sum(stop - start for _, start, stop in spans):
             return [np.zeros((0, CROP_SIZE, CROP_SIZE, 3), np.uint8) for _ in spans]
+        latents, audio, sizes = [], [], []
         with torch.inference_mode():
-            generated = self._generate(
-                np.concatenate(masked), np.concatenate(reference), torch.cat(audio)
-            )
+            for plan, start, stop in spans:
+                idle = self._idle(plan, start, stop)
+                resident = self.latents.get(plan.baked)
+                index = torch.as_tensor(idle, dtype=torch.long).to(resident.device)
+                latents.append(resident.index_select(0, index))
+                audio.append(plan.features[start:stop])
+                sizes.append(len(idle))
+            generated = self._generate(torch.cat(latents), torch.cat(audio))
         offsets = np.cumsum([0, *sizes])
         return [generated[a:b] for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
 
@@ -219,14 +225,11 @@ class MuseTalkRenderer:
     def _idle(plan: ChunkPlan, start: int, stop: int) -> list[int]:
         return [plan.state.idle_index(j, plan.baked.frame_count) for j in range(start, stop)]
 
-    def _generate(
-        self, masked: np.ndarray, reference: np.ndarray, audio: torch.Tensor
-    ) -> np.ndarray:
+    def _generate(self, latents: torch.Tensor, audio: torch.Tensor) -> np.ndarray:
         m = self.models
-        latents = torch.from_numpy(np.concatenate([masked, reference], axis=1))
-        latents = latents.to(m.device, m.dtype)
         timestep = torch.zeros(1, dtype=torch.long, device=m.device)
-        predicted = m.unet(latents, timestep, encoder_hidden_states=audio.to(m.dtype)).sample
+        audio = audio.to(m.device, m.dtype)
+        predicted = m.unet(latents, timestep, encoder_hidden_states=audio).sample
         return m.decode_latents(predicted)
 
     @staticmethod

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
 from lipsync_worker.contract import Baked, RenderCancelled, RenderedFrame, StreamState
 from lipsync_worker.renderers.musetalk.batching import CrossSessionBatcher, take_frames
@@ -223,3 +224,31 @@ def test_cross_session_a_chunk_whose_task_stops_listening_leaves_the_loop(
     assert isinstance(after, list) and len(after) == 7
     # Pass two may have been under way when the task let go, never a third: 15 were asked.
     assert sum(r.frames for r in batcher.history) in (4 + 7, 4 + 4 + 7)
+
+
+def sample(name: str, labels: dict[str, str] | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_cross_session_metrics_count_each_pass_and_each_chunks_wait(
+    renderer: MuseTalkRenderer, sessions: list[Session]
+) -> None:
+    """After a real batched render the worker's metrics hold every pass and every chunk."""
+    names = (
+        "lipsync_batch_frames_count",
+        "lipsync_batch_frames_sum",
+        "lipsync_batch_chunks_sum",
+        "lipsync_batch_render_ms_count",
+        "lipsync_queue_wait_ms_count",
+    )
+    before = {name: sample(name) for name in names}
+    batcher = CrossSessionBatcher(renderer, max_frames=6, gather_s=0.0)
+    together = run_together(batcher, sessions)
+    assert all(isinstance(frames, list) for frames in together)
+    grew = {name: sample(name) - before[name] for name in names}
+    passes = len(batcher.history)
+    assert grew["lipsync_batch_frames_count"] == passes == grew["lipsync_batch_render_ms_count"]
+    assert grew["lipsync_batch_frames_sum"] == 15 + 10 + 7  # every frame in exactly one pass
+    assert grew["lipsync_batch_chunks_sum"] == sum(r.chunks for r in batcher.history)
+    assert grew["lipsync_queue_wait_ms_count"] == len(sessions)  # once per chunk, at its first
+    assert sample("lipsync_batch_frames_bucket", {"le": "+Inf"}) >= passes

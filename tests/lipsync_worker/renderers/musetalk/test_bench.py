@@ -49,5 +49,9 @@ def test_cross_session_load_counts_chunks_latencies_and_late_ones(
         assert len(rest) == 1 and best == (2 if rest[0].late_chunks else 4)
 
 
-def test_jpeg_encoding_is_measured_on_threads() -> None:
-    assert jpeg_fps(frames=8, threads=2, side=64) > 0
+def test_jpeg_encoding_is_measured_inline_on_threads_and_on_the_gpu_where_there_is_one() -> None:
+    rates = jpeg_fps(frames=8, threads=2, side=64)
+    assert set(rates) == {"inline", "threads_2", "cuda"}
+    assert (rates["inline"] or 0) > 0 and (rates["threads_2"] or 0) > 0
+    if not torch.cuda.is_available():
+        assert rates["cuda"] is None  # nvJPEG needs a GPU (and torchvision)
