@@ -10,6 +10,7 @@ from contextlib import aclosing
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 
 from avatars.voice_catalogue import VoiceChoice, VoiceSample
 from conversation.tts.base import OUTPUT_RATE
@@ -36,11 +37,20 @@ def _label(voice: VoiceInfo) -> str:
 
 class InstalledVoices:
     """The voices installed in this process, read afresh on each call (a voice dropped into
-    the voices folder shows up in the next page)."""
+    the voices folder shows up in the next page). The folders are the settings'
+    (`TTS_VOICES_DIR`, `MODELS_DIR`) unless given."""
 
-    def __init__(self, voices_dir: Path | None, models_dir: Path) -> None:
-        self.voices_dir = voices_dir
-        self.models_dir = models_dir
+    def __init__(self, voices_dir: Path | None = None, models_dir: Path | None = None) -> None:
+        self._voices_dir = voices_dir
+        self._models_dir = models_dir
+
+    @property
+    def voices_dir(self) -> Path | None:
+        return self._voices_dir or settings.TTS_VOICES_DIR
+
+    @property
+    def models_dir(self) -> Path:
+        return self._models_dir or settings.MODELS_DIR
 
     def choices(self, language: str, *, backend: str) -> list[VoiceChoice]:
         registry = installed_voices(self.voices_dir)
