@@ -169,7 +169,7 @@ class VoiceRegistry:
         chosen = self.find(wanted, None if engine == PIPER else engine) if wanted else None
         deliberate = wanted.startswith(f"{ESPEAK}:")  # chosen in the admin, e.g. espeak-ng:ja
         if chosen is not None and chosen.engine == ESPEAK and engine == PIPER and not deliberate:
-            chosen = None  # a bare name such as "en-us" on a neural avatar: its neural voice
+            chosen = None  # a bare name on a neural avatar names a neural voice (here missing)
         if chosen is not None and chosen.speaks(language):
             return chosen
         if deliberate and chosen is None:
