@@ -107,7 +107,7 @@ class AvatarAdmin(admin.ModelAdmin):
     actions = ["bake", "prerender_faq_clips"]
 
     class Media:  # the Status column follows running bakes; voice samples play on the page
-        css = {"all": ("avatars/bake_status.css",)}
+        css = {"all": ("avatars/bake_status.css", "avatars/voice_preview.css")}
         js = ("avatars/bake_status.js", "avatars/voice_preview.js")
 
     def get_urls(self) -> list[URLPattern]:

@@ -23,10 +23,17 @@
         credentials: "same-origin",
       });
       if (!response.ok) throw new Error(await response.text());
-      const spoke = response.headers.get("X-Voice");
+      const spoke = response.headers.get("X-Voice") || select.value;
+      if (audio.src) URL.revokeObjectURL(audio.src);
       audio.src = URL.createObjectURL(await response.blob());
-      await audio.play();
-      if (state) state.textContent = spoke ? ` Playing: ${spoke}` : "";
+      try {
+        await audio.play();
+        if (state) state.textContent = ` Playing: ${spoke}`;
+      } catch (refused) {
+        // The browser wants a fresh click when synthesis took long: its own play button.
+        audio.controls = true;
+        if (state) state.textContent = ` Ready: ${spoke} (press play)`;
+      }
     } catch (error) {
       if (state) state.textContent = ` No sample: ${error.message}`;
     } finally {
