@@ -184,6 +184,8 @@ class VoiceRegistry:
         """espeak-ng for `language`: the avatar's espeak-ng voice when it speaks it (espeak-ng
         has many more voices than the registry lists, e.g. en-gb-scotland)."""
         name = wanted.removeprefix(f"{ESPEAK}:")
+        if name.partition(":")[0] in NEURAL:
+            name = ""  # a neural voice left on an avatar switched to espeak-ng: its default
         if name:
             name = voice_for(language, name)  # raises for what is no voice name
         if not name or base_language(name) != base_language(language):
