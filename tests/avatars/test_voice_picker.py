@@ -76,6 +76,14 @@ def pcm_of(response) -> np.ndarray:  # type: ignore[no-untyped-def]
         return np.frombuffer(file.readframes(file.getnframes()), dtype="<i2")
 
 
+def alike(one: np.ndarray, other: np.ndarray) -> bool:
+    """The same speech: about as long, and the same waveform (onnxruntime may round apart)."""
+    if abs(len(one) - len(other)) > len(other) // 100:
+        return False
+    n = min(len(one), len(other))
+    return float(np.corrcoef(one[:n].astype(float), other[:n].astype(float))[0, 1]) > 0.99
+
+
 def test_each_language_offers_the_voices_installed_for_it(
     staff: Client, tmp_path: Path, settings
 ) -> None:
@@ -144,8 +152,8 @@ def test_the_sample_is_the_real_voice_speaking(staff: Client) -> None:
         blocks = tts.synthesize(SAMPLES["ja"], voice=voice, language="ja")
         return np.concatenate([block async for block in blocks])
 
-    assert np.array_equal(heard, asyncio.run(kokoro("jm_kumo")))  # Kokoro's own jm_kumo
-    assert not np.array_equal(heard[:16_000], asyncio.run(kokoro("jf_alpha"))[:16_000])
+    assert alike(heard, asyncio.run(kokoro("jm_kumo")))  # Kokoro's own jm_kumo
+    assert not alike(heard, asyncio.run(kokoro("jf_alpha")))
 
     english = sample(staff, voice="", language="en")
     assert english["X-Voice"] == "piper:en_US-joe-medium"
