@@ -163,7 +163,12 @@ class AvatarAdmin(admin.ModelAdmin):
             )
         if voice not in [key for key, _ in voice_choices(language, backend)]:
             return HttpResponse("Not an installed voice.", status=400, content_type="text/plain")
-        sample = catalogue.sample(voice=voice, language=language, backend=backend)
+        try:
+            sample = catalogue.sample(voice=voice, language=language, backend=backend)
+        except voice_catalogue.SampleFailed as error:
+            return HttpResponse(
+                f"The voice could not speak: {error}", status=503, content_type="text/plain"
+            )
         response = HttpResponse(sample.wav, content_type="audio/wav")
         response["X-Voice"] = sample.voice
         response["Cache-Control"] = "private, no-store"

@@ -136,7 +136,9 @@ class AvatarForm(forms.ModelForm):
             "language just added.",
         )
         if current and field.to_python(current) not in [key for key, _ in choices]:
-            field.choices = [*choices, (current, f"{current} (not installed: espeak-ng speaks)")]
+            # As stored: an espeak-ng voice the list omits, or a neural voice since removed
+            # (espeak-ng speaks for it).
+            field.choices = [*choices, (current, f"{current} (as stored; not in this list)")]
         return field
 
     def clean(self) -> dict[str, Any]:

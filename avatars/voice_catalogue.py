@@ -19,6 +19,10 @@ class VoiceSample:
     voice: str  # the id of the voice that spoke it: espeak-ng's when the chosen one failed
 
 
+class SampleFailed(Exception):
+    """No voice, not even espeak-ng, could speak the sample; the message says why."""
+
+
 class VoiceCatalogue(Protocol):
     def choices(self, language: str, *, backend: str) -> list[VoiceChoice]:
         """The voices installed for `language` on an avatar's `backend`, default first."""
@@ -26,7 +30,7 @@ class VoiceCatalogue(Protocol):
 
     def sample(self, *, voice: str, language: str, backend: str) -> VoiceSample:
         """A short sentence in `language` spoken as a session with this voice speaks it;
-        blocking (a voice model may load)."""
+        blocking (a voice model may load). Raises SampleFailed."""
         ...
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from avatars.voice_catalogue import VoiceChoice, VoiceSample
-from conversation.tts.base import OUTPUT_RATE
+from avatars.voice_catalogue import SampleFailed, VoiceChoice, VoiceSample
+from conversation.tts.base import OUTPUT_RATE, TtsError
+from conversation.tts.espeak import EspeakTts
 from conversation.tts.select import AvatarVoice, engine_for, usable_voice
 from conversation.tts.voices import (
     ESPEAK,
@@ -73,7 +74,12 @@ class InstalledVoices:
         engine = engine_for(backend)
         # Loaded here, and espeak-ng in its place (with the warning) when it fails to load.
         chosen = usable_voice(registry, voice, language, engine=engine, models_dir=self.models_dir)
-        tts = AvatarVoice(registry, engine=engine, models_dir=self.models_dir)
+        tts = AvatarVoice(
+            registry,
+            engine=engine,
+            espeak=EspeakTts(program=settings.ESPEAK_PROGRAM),
+            models_dir=self.models_dir,
+        )
         text = SAMPLES.get(base_language(language), SAMPLES["en"])
 
         async def speak() -> np.ndarray:
@@ -82,7 +88,10 @@ class InstalledVoices:
                 pcm = [block async for block in blocks]
             return np.concatenate(pcm) if pcm else np.zeros(0, np.int16)
 
-        pcm = asyncio.run(speak())
+        try:
+            pcm = asyncio.run(speak())
+        except TtsError as error:  # e.g. espeak-ng not installed: there is nothing to play
+            raise SampleFailed(str(error)) from None
         spoke = registry.espeak_for(language) if tts.fell_back else chosen
         return VoiceSample(wav=_wav(pcm), voice=spoke.id)
 

@@ -197,3 +197,9 @@ def test_the_sample_is_refused_to_all_but_staff_and_to_unknown_voices(staff: Cli
         {"voice": "", "language": "en", "backend": "festival"},
     ):
         assert sample(staff, **wrong).status_code == 400, wrong
+
+
+def test_a_sample_no_voice_can_speak_is_a_plain_503(staff: Client, settings) -> None:
+    settings.ESPEAK_PROGRAM = "/nonexistent/espeak-ng"
+    response = sample(staff, voice="espeak-ng:en-us", language="en")
+    assert response.status_code == 503 and "could not speak" in response.content.decode()
