@@ -61,13 +61,14 @@ def _load_models() -> None:
 
 def voices_in_use() -> list[tuple[str, str, str]]:
     """(language, voice asked for, engine) of every language each usable avatar (ready, with
-    valid consent) speaks, once each: the voices its sessions will speak with."""
+    valid consent) speaks, once each: the voices its sessions will speak with. An avatar being
+    baked counts as usable: on a fresh start the demo avatar's bake ends after this runs."""
     from avatars.selectors import avatar_list_public
     from conversation.tts.select import engine_for
 
     wanted = (
         (language, avatar.voice_for(language), engine_for(avatar.tts_backend))
-        for avatar in avatar_list_public().order_by("pk")
+        for avatar in avatar_list_public(baking=True).order_by("pk")
         for language in avatar.languages
     )
     return list(dict.fromkeys(wanted))

@@ -29,12 +29,17 @@ def test_the_voices_of_the_usable_avatars_languages_are_the_ones_warmed() -> Non
     make_avatar("french", status=READY, language="fr", tts_backend=Avatar.TtsBackend.ESPEAK)
     make_avatar("unconsented", status=READY, language="ko", consent=False)
     make_avatar("unbaked", language="de", other_languages=["ja"], voice="kokoro:jf_tebukuro")
+    make_avatar("failed", status=Avatar.Status.FAILED, language="ko")
+    # Being baked, as the demo avatar is when a fresh `make run` starts its web process.
+    make_avatar("baking", status=Avatar.Status.BAKING, language="en-gb")
+    make_avatar("baking-unconsented", status=Avatar.Status.BAKING, language="ru", consent=False)
 
     assert warmup.voices_in_use() == [
         ("en", "", "piper"),
         ("ja", "kokoro:jm_kumo", "piper"),
         ("ja", "kokoro:jf_nezumi", "piper"),
         ("fr", "", "espeak-ng"),
+        ("en-gb", "", "piper"),
     ]
 
 
