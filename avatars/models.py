@@ -131,8 +131,11 @@ class Avatar(models.Model):
         return list(dict.fromkeys([self.language, *self.other_languages]))
 
     def voice_for(self, language: str) -> str:
-        """The voice asked for `language` ("" for its default): its own entry in `voices`
-        (the same code, else the same base language), else the main language's `voice`."""
+        """The voice asked for `language` ("" for its default): the main language's is
+        `voice`; another's is its entry in `voices` (the same code, else the same base
+        language), else `voice`."""
+        if language == self.language:
+            return self.voice
         if language in self.voices:
             return str(self.voices[language])
         base = language.split("-", 1)[0]

@@ -203,3 +203,17 @@ def test_a_sample_no_voice_can_speak_is_a_plain_503(staff: Client, settings) -> 
     settings.ESPEAK_PROGRAM = "/nonexistent/espeak-ng"
     response = sample(staff, voice="espeak-ng:en-us", language="en")
     assert response.status_code == 503 and "could not speak" in response.content.decode()
+
+
+def test_the_main_language_speaks_with_voice_and_each_other_with_its_own() -> None:
+    avatar = Avatar(
+        language="en",
+        other_languages=["en-gb", "ja-jp", "fr"],
+        voice="piper:en_US-joe-medium",
+        voices={"en-gb": "espeak-ng:en-gb", "ja": "kokoro:jm_kumo"},
+    )
+    assert avatar.languages == ["en", "en-gb", "ja-jp", "fr"]
+    assert avatar.voice_for("en") == "piper:en_US-joe-medium"  # not en-gb's, though both "en"
+    assert avatar.voice_for("en-gb") == "espeak-ng:en-gb"
+    assert avatar.voice_for("ja-jp") == "kokoro:jm_kumo"  # the same base language
+    assert avatar.voice_for("fr") == "piper:en_US-joe-medium"  # the TTS finds French its own
