@@ -41,7 +41,9 @@ class AvatarRuntime:
     def voice_for(self, language: str) -> str:
         """The voice id that speaks `language`: what the TTS is asked for and what keys a
         canned clip of an answer in that language."""
-        own = self.own_language(language)
+        if language in self.voices:
+            return self.voices[language]
+        own = self.own_language(language)  # "ja" for the avatar's "ja-JP"
         return self.voices.get(own, self.voice) if own else self.voice
 
     def speaking(self, language: str) -> AvatarRuntime:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from conversation.avatar import AvatarRuntime
 
 
@@ -65,3 +67,10 @@ def test_each_language_has_its_voice_and_the_main_voice_covers_the_rest() -> Non
     assert speaker.speaking("ja").voice == "kokoro:jm_kumo"
     assert speaker.speaking("ja").languages == speaker.languages
     assert speaker.speaking("en") is speaker
+    regional = replace(
+        speaker,
+        languages=("en", "en-GB"),
+        voices={"en": "piper:en_US-joe-medium", "en-GB": "espeak-ng:en-gb"},
+    )
+    assert regional.voice_for("en-GB") == "espeak-ng:en-gb"
+    assert regional.voice_for("en") == "piper:en_US-joe-medium"
