@@ -3,6 +3,8 @@ services."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -13,8 +15,17 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from avatars import services
-from avatars.forms import AvatarForm, ConsentInlineForm, RevokeForm, WidgetOriginForm
+from avatars import services, voice_catalogue
+from avatars.forms import (
+    LANGUAGE_CODE,
+    AvatarForm,
+    ConsentInlineForm,
+    RevokeForm,
+    WidgetOriginForm,
+    voice_choices,
+    voice_field_name,
+    voice_languages,
+)
 from avatars.models import (
     Avatar,
     CannedClip,
@@ -95,9 +106,9 @@ class AvatarAdmin(admin.ModelAdmin):
     inlines = [ConsentInline]
     actions = ["bake", "prerender_faq_clips"]
 
-    class Media:  # the Status column follows running bakes
-        css = {"all": ("avatars/bake_status.css",)}
-        js = ("avatars/bake_status.js",)
+    class Media:  # the Status column follows running bakes; voice samples play on the page
+        css = {"all": ("avatars/bake_status.css", "avatars/voice_preview.css")}
+        js = ("avatars/bake_status.js", "avatars/voice_preview.js")
 
     def get_urls(self) -> list[URLPattern]:
         states = path(
@@ -105,7 +116,63 @@ class AvatarAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.bake_states),
             name="avatars_avatar_bake_status",
         )
-        return [states, *super().get_urls()]
+        preview = path(
+            "voice-preview/",
+            self.admin_site.admin_view(self.voice_preview),
+            name="avatars_avatar_voice_preview",
+        )
+        return [states, preview, *super().get_urls()]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Avatar | None = None) -> Any:
+        """A voice picker per language the avatar speaks, after the main language's."""
+        avatar = obj or Avatar()
+        others = [
+            voice_field_name(language, avatar.language)
+            for language in voice_languages(avatar)
+            if language != avatar.language
+        ]
+        return [
+            (name, {**options, "fields": _after(options["fields"], "voice", others)})
+            for name, options in super().get_fieldsets(request, obj)
+        ]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        # The other languages' pickers are made by the form itself, not by the model's fields.
+        named = kwargs.pop("fields", None) or [
+            field for _, options in self.get_fieldsets(request, obj) for field in options["fields"]
+        ]
+        fields = [field for field in named if not field.startswith("voice_")]
+        return super().get_form(request, obj, change, fields=fields, **kwargs)
+
+    def voice_preview(self, request: HttpRequest) -> HttpResponse:
+        """GET ?voice=kokoro:jm_kumo&language=ja&backend=piper: a WAV of a short sentence in
+        that voice, spoken as a session would speak it (espeak-ng when the voice fails)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        language = request.GET.get("language", "").lower()
+        voice = request.GET.get("voice", "")
+        backend = request.GET.get("backend", Avatar.TtsBackend.PIPER)
+        catalogue = voice_catalogue.catalogue()
+        if catalogue is None:
+            return HttpResponse("No voices in this process.", status=503, content_type="text/plain")
+        if not LANGUAGE_CODE.fullmatch(language) or backend not in Avatar.TtsBackend.values:
+            return HttpResponse(
+                "Unknown language or backend.", status=400, content_type="text/plain"
+            )
+        if voice not in [key for key, _ in voice_choices(language, backend)]:
+            return HttpResponse("Not an installed voice.", status=400, content_type="text/plain")
+        try:
+            sample = catalogue.sample(voice=voice, language=language, backend=backend)
+        except voice_catalogue.SampleFailed as error:
+            return HttpResponse(
+                f"The voice could not speak: {error}", status=503, content_type="text/plain"
+            )
+        response = HttpResponse(sample.wav, content_type="audio/wav")
+        response["X-Voice"] = sample.voice
+        response["Cache-Control"] = "private, no-store"
+        return response
 
     def bake_states(self, request: HttpRequest) -> JsonResponse:
         """GET ?id=1&id=2: status, label and failure reason of these avatars."""
@@ -158,6 +225,14 @@ class AvatarAdmin(admin.ModelAdmin):
                     "Canned clips as workers render them.",
                     messages.INFO,
                 )
+
+
+def _after(fields: Any, anchor: str, extra: list[str]) -> tuple[str, ...]:
+    fields = tuple(fields)
+    if anchor not in fields:
+        return fields
+    at = fields.index(anchor) + 1
+    return (*fields[:at], *extra, *fields[at:])
 
 
 @admin.register(ConsentRecord)

@@ -96,11 +96,18 @@ class Avatar(models.Model):
         blank=True,
         default="",
         help_text=(
-            "Empty: each language's default voice. Else an installed voice of the backend, "
-            "e.g. en_US-joe-medium (Piper, or any voice in the voices folder), kokoro:jm_kumo "
-            "(Japanese) or en-gb (espeak-ng); languages the voice does not speak get their "
-            "default, and a missing or broken neural voice speaks with espeak-ng."
+            "The voice of the main language. Empty: its default voice. Else an installed voice "
+            "of the backend, e.g. piper:en_US-joe-medium (or any voice in the voices folder), "
+            "kokoro:jm_kumo (Japanese) or espeak-ng:en-gb; a language without a voice of its "
+            "own in `voices` speaks with this one when it can, else with its default, and a "
+            "missing or broken neural voice speaks with espeak-ng."
         ),
+    )
+    voices = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='The voice of each further language, e.g. {"ja": "kokoro:jm_kumo"}; chosen '
+        "in the admin from the voices installed for the language.",
     )
     language = models.CharField(max_length=16, default="en")
     other_languages = models.JSONField(
@@ -117,6 +124,23 @@ class Avatar(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
+
+    @property
+    def languages(self) -> list[str]:
+        """The main language first, then the others, each once."""
+        return list(dict.fromkeys([self.language, *self.other_languages]))
+
+    def voice_for(self, language: str) -> str:
+        """The voice asked for `language` ("" for its default): the main language's is
+        `voice`; another's is its entry in `voices` (the same code, else the same base
+        language), else `voice`."""
+        if language == self.language:
+            return self.voice
+        if language in self.voices:
+            return str(self.voices[language])
+        base = language.split("-", 1)[0]
+        same = [v for code, v in self.voices.items() if code.split("-", 1)[0] == base]
+        return str(same[0]) if same else self.voice
 
 
 class ConsentQuerySet(models.QuerySet["ConsentRecord"]):

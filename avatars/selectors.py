@@ -71,11 +71,13 @@ def avatar_get_usable(*, slug: str) -> Avatar:
     return avatar
 
 
-def avatar_list_public() -> QuerySet[Avatar]:
-    """Ready avatars whose consent is valid now: the only ones a page may show."""
+def avatar_list_public(*, baking: bool = False) -> QuerySet[Avatar]:
+    """Ready avatars whose consent is valid now: the only ones a page may show. With `baking`,
+    also those being baked now, usable once their bake ends (a fresh start's demo avatar)."""
     now = timezone.now()
     allowed = ConsentRecord.objects.valid(now).values("avatar_id")
-    return Avatar.objects.filter(status=Avatar.Status.READY, pk__in=allowed)
+    statuses = [Avatar.Status.READY, *([Avatar.Status.BAKING] if baking else [])]
+    return Avatar.objects.filter(status__in=statuses, pk__in=allowed)
 
 
 def avatar_bake_states(ids: list[int]) -> list[dict[str, object]]:

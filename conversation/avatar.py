@@ -4,7 +4,7 @@ again while it runs."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # Scripts that name their language: text in one of them is in that language (a typed question
 # has no recogniser to say). Han characters alone are Chinese or Japanese: whichever it speaks.
@@ -33,6 +33,23 @@ class AvatarRuntime:
     persona: str
     geometry: dict[str, object] = field(default_factory=dict)
     idle_clip: str = ""
+    # The voice that speaks each of its languages (voice ids, as `voice`); a language not
+    # named here speaks with `voice`, which the TTS replaces by the language's default when
+    # that voice does not speak it.
+    voices: dict[str, str] = field(default_factory=dict)
+
+    def voice_for(self, language: str) -> str:
+        """The voice id that speaks `language`: what the TTS is asked for and what keys a
+        canned clip of an answer in that language."""
+        if language in self.voices:
+            return self.voices[language]
+        own = self.own_language(language)  # "ja" for the avatar's "ja-JP"
+        return self.voices.get(own, self.voice) if own else self.voice
+
+    def speaking(self, language: str) -> AvatarRuntime:
+        """The avatar as it speaks `language`: `voice` is that language's voice."""
+        voice = self.voice_for(language)
+        return self if voice == self.voice else replace(self, voice=voice)
 
     def own_language(self, heard: str | None) -> str | None:
         """The avatar's code of a language a recogniser names by its bare code ("ja" for the

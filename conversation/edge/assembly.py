@@ -45,13 +45,15 @@ def load_session_setup(slug: str) -> SessionSetup:
     # The voice that will speak: its id goes into the canned-clip key, so a voice that falls
     # back to espeak-ng never serves clips under the neural voice's name. Not loaded here:
     # daphne drops a WebSocket that is not accepted within 5 s, and the warm-up loads it.
-    voice = usable_voice(
-        voices, avatar.voice, avatar.language, engine=engine_for(avatar.tts_backend), load=False
-    )
-    languages = (
-        avatar.language,
-        *[lang for lang in avatar.other_languages if lang != avatar.language],
-    )
+    # Each language's voice (chosen in the admin) the same way.
+    engine = engine_for(avatar.tts_backend)
+    languages = tuple(avatar.languages)
+    spoken = {
+        language: usable_voice(
+            voices, avatar.voice_for(language), language, engine=engine, load=False
+        ).id
+        for language in languages
+    }
     runtime = AvatarRuntime(
         id=avatar.pk,
         slug=avatar.slug,
@@ -59,12 +61,13 @@ def load_session_setup(slug: str) -> SessionSetup:
         baked_checksum=avatar.baked_checksum,
         renderer=avatar.renderer_in_use,
         tts_backend=avatar.tts_backend,
-        voice=voice.id,
+        voice=spoken[avatar.language],
         language=avatar.language,
-        languages=tuple(languages),
+        languages=languages,
         persona=avatar.persona,
         geometry=dict(avatar.geometry),
         idle_clip=avatar.idle_clip,
+        voices=spoken,
     )
     faq = tuple(
         FaqItem(

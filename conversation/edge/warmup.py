@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +20,12 @@ def state() -> str:
 
 
 def _load() -> None:
+    from django.db import connections
+
     try:
         _load_models()
     finally:
+        connections.close_all()  # this thread's, opened to read the avatars
         _finished.set()  # a model that failed to load is logged; the process serves without it
 
 
@@ -29,9 +33,6 @@ def _load_models() -> None:
     from django.conf import settings
 
     from conversation.llm.embedding import EmbedderUnavailable, MiniLmEmbedder
-    from conversation.tts.base import TtsError
-    from conversation.tts.select import warm_voice
-    from conversation.tts.voices import installed_voices
     from conversation.voice import models
     from conversation.voice.recognizer import ProcessRecognizer
 
@@ -44,13 +45,7 @@ def _load_models() -> None:
 
     # The neural voices next: loading them takes seconds that the first answer would wait
     # (Piper's English voice 0.4 s, Kokoro's Japanese model about 2 s).
-    voices = installed_voices(settings.TTS_VOICES_DIR)
-    for language in ("en", "ja"):
-        try:
-            voice = warm_voice(voices, language, models_dir=settings.MODELS_DIR)
-            log.info("voice warm: %s", voice.id)
-        except TtsError as error:
-            log.warning("the %s voice failed its first sentence (%s)", language, error)
+    warm_voices(settings.TTS_VOICES_DIR, settings.MODELS_DIR)
 
     if settings.ASR_LOCATION == "web":
         _, reason = models.recognizer()
@@ -62,6 +57,52 @@ def _load_models() -> None:
     else:
         log.info("speech recognition on the speech queue")
     models.voice_activity()
+
+
+def voices_in_use() -> list[tuple[str, str, str]]:
+    """(language, voice asked for, engine) of every language each usable avatar (ready, with
+    valid consent) speaks, once each: the voices its sessions will speak with. An avatar being
+    baked counts as usable: on a fresh start the demo avatar's bake ends after this runs."""
+    from avatars.selectors import avatar_list_public
+    from conversation.tts.select import engine_for
+
+    wanted = (
+        (language, avatar.voice_for(language), engine_for(avatar.tts_backend))
+        for avatar in avatar_list_public(baking=True).order_by("pk")
+        for language in avatar.languages
+    )
+    return list(dict.fromkeys(wanted))
+
+
+def warm_voices(voices_dir: Path | None, models_dir: Path) -> list[str]:
+    """Load and try the neural voices of `voices_in_use`; their ids, each once."""
+    from django.db import DatabaseError
+
+    from conversation.tts.base import TtsError
+    from conversation.tts.select import warm_voice
+    from conversation.tts.voices import NEURAL, installed_voices
+
+    try:
+        wanted = voices_in_use()
+    except DatabaseError as error:  # e.g. not migrated yet: sessions load their voice later
+        log.warning("no voice warmed: the avatars could not be read (%s)", type(error).__name__)
+        return []
+    registry = installed_voices(voices_dir)
+    warm: list[str] = []
+    for language, voice, engine in wanted:
+        try:
+            spoke = warm_voice(
+                registry, language, wanted=voice, engine=engine, models_dir=models_dir
+            )
+        except TtsError as error:
+            log.warning("the %s voice failed its first sentence (%s)", language, error)
+            continue
+        if spoke.engine in NEURAL and spoke.id not in warm:  # espeak-ng has nothing to load
+            warm.append(spoke.id)
+            log.info("voice warm: %s", spoke.id)
+    if not wanted:
+        log.info("no usable avatar yet: no voice warmed")
+    return warm
 
 
 def start() -> threading.Thread:

@@ -70,12 +70,15 @@ async def answer(turn: Turn, ctx: TurnContext, match: FaqMatch | None) -> None:
         await _reply(turn, ctx, line)
         return
     cache_key: str | None = None
+    # The clip of an answer is keyed by the voice of the turn's language: a Japanese answer
+    # by the Japanese voice, so choosing another Japanese voice renders it again.
+    speaking = ctx.avatar.speaking(turn.language)
     if match is not None:
         cache_key = canned_clip_key(
-            avatar_id=ctx.avatar.id,
-            baked_checksum=ctx.avatar.baked_checksum,
-            voice=ctx.avatar.voice,
-            renderer=ctx.avatar.renderer,
+            avatar_id=speaking.id,
+            baked_checksum=speaking.baked_checksum,
+            voice=speaking.voice,
+            renderer=speaking.renderer,
             text=match.answer,
         )
         stored = await ctx.clips.lookup(cache_key)
@@ -104,7 +107,7 @@ async def answer(turn: Turn, ctx: TurnContext, match: FaqMatch | None) -> None:
         and clip is not None
     ):
         await ctx.clips.save(
-            cache_key=cache_key, avatar=ctx.avatar, faq_entry_id=match.entry_id, clip=clip
+            cache_key=cache_key, avatar=speaking, faq_entry_id=match.entry_id, clip=clip
         )
 
 

@@ -65,7 +65,7 @@ async def speak(
                 # subtitle keeps the sentence as written.
                 blocks = ctx.tts.synthesize(
                     spoken_form(sentence, turn.language),
-                    voice=ctx.avatar.voice,
+                    voice=ctx.avatar.voice_for(turn.language),
                     language=turn.language,
                 )
                 async with contextlib.aclosing(blocks):

@@ -111,12 +111,18 @@ def usable_voice(
 
 
 def warm_voice(
-    registry: VoiceRegistry, language: str, *, models_dir: Path = PACKAGED_MODELS_DIR
+    registry: VoiceRegistry,
+    language: str,
+    *,
+    wanted: str = "",
+    engine: str = PIPER,
+    models_dir: Path = PACKAGED_MODELS_DIR,
 ) -> VoiceInfo:
-    """Load the default voice of `language` and speak a word with it, so that the first answer
-    does not wait for it; blocking. Raises TtsError when a neural voice fails its first word
-    (one that fails to load is logged by `usable_voice` and espeak-ng speaks instead)."""
-    voice = usable_voice(registry, "", language, engine=PIPER, models_dir=models_dir)
+    """Load the voice that speaks `language` for an avatar asking for `wanted` ("" for the
+    language's default) and speak a word with it, so that the first answer does not wait for
+    it; blocking. Raises TtsError when a neural voice fails its first word (one that fails to
+    load is logged by `usable_voice` and espeak-ng speaks instead)."""
+    voice = usable_voice(registry, wanted, language, engine=engine, models_dir=models_dir)
     if voice.engine in NEURAL:
         _neural(voice, models_dir).warm()
     return voice

@@ -167,10 +167,13 @@ class VoiceRegistry:
         it is not installed, else the engine's default for the language, else espeak-ng.
         Raises TtsError when no voice can speak the language."""
         chosen = self.find(wanted, None if engine == PIPER else engine) if wanted else None
-        if chosen is not None and chosen.engine == ESPEAK and engine == PIPER:
-            chosen = None  # a neural avatar names a neural voice
+        deliberate = wanted.startswith(f"{ESPEAK}:")  # chosen in the admin, e.g. espeak-ng:ja
+        if chosen is not None and chosen.engine == ESPEAK and engine == PIPER and not deliberate:
+            chosen = None  # a bare name on a neural avatar names a neural voice (here missing)
         if chosen is not None and chosen.speaks(language):
             return chosen
+        if deliberate and chosen is None:
+            return self.espeak_for(language, wanted)  # an espeak-ng voice the list omits
         if wanted and chosen is None and engine == PIPER:
             return self.espeak_for(language)  # the avatar's own voice is missing
         if engine == PIPER and (piper := self.default(language, PIPER)) is not None:
@@ -181,6 +184,8 @@ class VoiceRegistry:
         """espeak-ng for `language`: the avatar's espeak-ng voice when it speaks it (espeak-ng
         has many more voices than the registry lists, e.g. en-gb-scotland)."""
         name = wanted.removeprefix(f"{ESPEAK}:")
+        if name.partition(":")[0] in NEURAL:
+            name = ""  # a neural voice left on an avatar switched to espeak-ng: its default
         if name:
             name = voice_for(language, name)  # raises for what is no voice name
         if not name or base_language(name) != base_language(language):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from conversation.avatar import AvatarRuntime
 
 
@@ -43,3 +45,32 @@ def test_typed_text_is_in_the_language_its_script_names_when_the_avatar_speaks_i
     assert speaker.written_language("When are you open?") == "en"
     assert avatar("en", "zh", "ja").written_language("营业时间") == "zh"
     assert avatar("en").written_language("営業時間を教えてください。") == "en"  # not spoken
+
+
+def test_each_language_has_its_voice_and_the_main_voice_covers_the_rest() -> None:
+    speaker = AvatarRuntime(
+        id=1,
+        slug="a",
+        name="A",
+        baked_checksum="",
+        renderer="cpu",
+        tts_backend="piper",
+        voice="piper:en_US-joe-medium",
+        language="en",
+        languages=("en", "ja-JP", "fr"),
+        persona="",
+        voices={"en": "piper:en_US-joe-medium", "ja-JP": "kokoro:jm_kumo"},
+    )
+
+    assert speaker.voice_for("ja") == speaker.voice_for("ja-JP") == "kokoro:jm_kumo"
+    assert speaker.voice_for("fr") == speaker.voice_for("ko") == "piper:en_US-joe-medium"
+    assert speaker.speaking("ja").voice == "kokoro:jm_kumo"
+    assert speaker.speaking("ja").languages == speaker.languages
+    assert speaker.speaking("en") is speaker
+    regional = replace(
+        speaker,
+        languages=("en", "en-GB"),
+        voices={"en": "piper:en_US-joe-medium", "en-GB": "espeak-ng:en-gb"},
+    )
+    assert regional.voice_for("en-GB") == "espeak-ng:en-gb"
+    assert regional.voice_for("en") == "piper:en_US-joe-medium"

@@ -48,6 +48,25 @@ def test_languages_without_a_neural_voice_and_espeak_avatars_get_espeak_ng() -> 
     assert select.voice_fallbacks() == {}  # a choice, not a fallback
 
 
+def test_an_espeak_ng_voice_chosen_for_a_neural_avatar_speaks_as_chosen(joe: VoiceInfo) -> None:
+    voices = installed_voices()
+    assert usable_voice(voices, "espeak-ng:ja", "ja", engine=PIPER).id == "espeak-ng:ja"
+    scottish = usable_voice(voices, "espeak-ng:en-gb-scotland", "en", engine=PIPER)
+    assert scottish.id == "espeak-ng:en-gb-scotland"  # one of the many the registry omits
+    assert usable_voice(voices, "espeak-ng:ja", "en", engine=PIPER) == joe  # no English in it
+    assert select.voice_fallbacks() == {}  # choices, not fallbacks
+
+
+def test_a_neural_voice_left_on_an_espeak_ng_avatar_gives_the_languages_espeak_ng() -> None:
+    voices = installed_voices()
+    cases = [
+        ("piper:en_US-joe-medium", "en", "espeak-ng:en-us"),
+        ("kokoro:jm_kumo", "ja", "espeak-ng:ja"),
+    ]
+    for wanted, language, spoken_by in cases:
+        assert usable_voice(voices, wanted, language, engine=ESPEAK).id == spoken_by
+
+
 async def test_the_session_speaks_each_language_with_its_own_voice(joe: VoiceInfo) -> None:
     tts = build_tts("piper")
     english = await spoken(tts, joe.id, "en")
