@@ -274,11 +274,17 @@ def canned_clips_clear() -> int:
 
 
 def faq_clips_prerender_request(*, avatar: Avatar) -> int:
-    """Queue one pre-render per active FAQ answer of a ready avatar; returns how many."""
+    """Queue one pre-render per active FAQ answer of a ready avatar in a language it speaks
+    (an answer in another language is never played by it); returns how many."""
     _require_consent(avatar)
     if avatar.status != Avatar.Status.READY:
         raise AvatarNotBakeable(f"{avatar.slug} must be baked before its answers can be rendered.")
-    entry_ids = list(faq_entries_for(avatar, language=None).values_list("pk", flat=True))
+    spoken = {code.split("-", 1)[0].lower() for code in avatar.languages}
+    entry_ids = [
+        pk
+        for pk, language in faq_entries_for(avatar, language=None).values_list("pk", "language")
+        if language.split("-", 1)[0].lower() in spoken
+    ]
 
     def enqueue() -> None:
         for entry_id in entry_ids:

@@ -169,3 +169,21 @@ def test_prerender_needs_a_ready_avatar_with_consent(redis_client) -> None:
     avatar = make_avatar()
     with pytest.raises(services.AvatarNotBakeable):
         services.faq_clips_prerender_request(avatar=avatar)
+
+
+def test_prerender_covers_the_languages_the_avatar_speaks_and_no_other(redis_client) -> None:
+    from avatars.models import FAQEntry
+
+    avatar = finish_bake(make_avatar())
+    avatar.other_languages = ["ja"]
+    avatar.save()
+    for language in ("en", "en-GB", "ja", "de"):
+        FAQEntry.objects.create(question=f"q {language}", answer="a", language=language)
+
+    assert services.faq_clips_prerender_request(avatar=avatar) == 3
+
+    queued = {task["body"] for task in queued_tasks(redis_client, "speech")}
+    assert len(queued) == 3
+    avatar.other_languages = []
+    avatar.save()
+    assert services.faq_clips_prerender_request(avatar=avatar) == 2
