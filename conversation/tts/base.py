@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncGenerator
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+
+from contracts.phonemes import PhonemeSpan
 
 OUTPUT_RATE = 16000  # every backend yields int16 mono PCM at this rate
 
@@ -61,6 +63,33 @@ class TtsError(Exception):
         self.kind = kind
 
 
+class SpeechBlock(np.ndarray[Any, np.dtype[np.int16]]):
+    """A block of speech that also carries phoneme timings: the spans the engine reported
+    since its previous block, their samples counted (at OUTPUT_RATE) from the first sample of
+    the sentence being synthesized. A span may reach into audio of later blocks, never into
+    earlier ones. Slices and copies carry none (each span is reported once)."""
+
+    phonemes: tuple[PhonemeSpan, ...]
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.phonemes = ()
+
+    @classmethod
+    def of(cls, block: np.ndarray, phonemes: tuple[PhonemeSpan, ...]) -> np.ndarray:
+        """`block` with `phonemes` (the block itself when there are none)."""
+        if not phonemes:
+            return block
+        spoken = block.view(cls)
+        spoken.phonemes = phonemes
+        return spoken
+
+
+def phonemes_of(block: np.ndarray) -> tuple[PhonemeSpan, ...]:
+    """The phoneme spans a TTS block carries: Piper's, when its voice reports alignments; none
+    from espeak-ng and Kokoro (the renderer then shapes the mouth by the audio)."""
+    return block.phonemes if isinstance(block, SpeechBlock) else ()
+
+
 class TtsBackend(Protocol):
     """Speaks one sentence: int16 mono blocks at OUTPUT_RATE, yielded as they are synthesized.
 
@@ -68,7 +97,8 @@ class TtsBackend(Protocol):
     espeak-ng's process is killed, Piper makes no further sentence. A consumer cancelled while
     it holds a block (awaiting something else) must close the iterator itself, e.g.
     `contextlib.aclosing` (the backends here are async generators); otherwise the synthesis
-    ends only when the event loop finalizes the abandoned generator.
+    ends only when the event loop finalizes the abandoned generator. A block may be a
+    `SpeechBlock` carrying the phonemes spoken in it (`phonemes_of`).
     """
 
     name: str

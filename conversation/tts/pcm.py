@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from conversation.tts.base import OUTPUT_RATE, TtsError, TtsErrorKind
+from contracts.phonemes import PhonemeSpan
+from conversation.tts.base import OUTPUT_RATE, SpeechBlock, TtsError, TtsErrorKind
 from conversation.tts.resample import StreamResampler
 
 MIN_BLOCK = OUTPUT_RATE * 20 // 1000
@@ -67,35 +69,71 @@ class PcmBlocks:
         return blocks
 
 
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A piece of speech with the phonemes spoken in it, their samples at the engine's rate
+    counted from the piece's first sample."""
+
+    pcm: bytes
+    phonemes: tuple[PhonemeSpan, ...] = ()
+
+
+class _Timings:
+    """Moves each piece's phonemes onto the 16 kHz timeline of the sentence and holds them
+    until the next block goes out (the resampler lags: a piece may make no block at once)."""
+
+    def __init__(self, rate: int) -> None:
+        self._rate = rate
+        self._start = 0  # the piece's first sample in the sentence, at the engine's rate
+        self._held: list[PhonemeSpan] = []
+
+    def add(self, piece: Piece) -> None:
+        def at(sample: int) -> int:
+            return (self._start + sample) * OUTPUT_RATE // self._rate
+
+        self._held += [PhonemeSpan(p.ipa, at(p.start), at(p.end)) for p in piece.phonemes]
+        self._start += len(piece.pcm) // 2
+
+    def attach(self, blocks: list[np.ndarray]) -> list[np.ndarray]:
+        if blocks and self._held:
+            blocks[0] = SpeechBlock.of(blocks[0], tuple(self._held))
+            self._held = []
+        return blocks
+
+
 async def stream_pieces(
-    pool: Executor, pieces: Iterator[bytes], rate: int, *, stop: Any, engine: str
+    pool: Executor, pieces: Iterator[bytes | Piece], rate: int, *, stop: Any, engine: str
 ) -> AsyncGenerator[np.ndarray, None]:
-    """The blocks of an in-process engine's pieces of speech (int16 bytes at `rate`), each
-    piece made in `pool`, one at a time as the consumer asks: the event loop never waits on
-    the model. `stop`, the onnxruntime RunOptions the pieces run with, is terminated when the
-    stream ends early (cancelled or closed), so the piece being computed stops within
-    milliseconds and nothing asks for another."""
+    """The blocks of an in-process engine's pieces of speech (int16 bytes at `rate`, or
+    `Piece`s with their phonemes: those come out on `SpeechBlock`s), each piece made in
+    `pool`, one at a time as the consumer asks: the event loop never waits on the model.
+    `stop`, the onnxruntime RunOptions the pieces run with, is terminated when the stream ends
+    early (cancelled or closed), so the piece being computed stops within milliseconds and
+    nothing asks for another."""
     loop = asyncio.get_running_loop()
     blocks = PcmBlocks(rate)
+    timings = _Timings(rate)
     try:
         while True:
             try:
-                piece = await loop.run_in_executor(pool, next, pieces, None)
+                made = await loop.run_in_executor(pool, next, pieces, None)
             except Exception as exc:  # the engine's errors; the text stays out of the log
                 raise TtsError(
                     TtsErrorKind.FAILED, f"{engine} failed ({type(exc).__name__})"
                 ) from None
-            if piece is None:
+            if made is None:
                 break
-            for block in blocks.feed(piece):
+            piece = made if isinstance(made, Piece) else Piece(made)
+            timings.add(piece)
+            for block in timings.attach(blocks.feed(piece.pcm)):
                 yield block
     finally:
         stop.terminate = True
-    for block in blocks.finish():
+    for block in timings.attach(blocks.finish()):
         yield block
 
 
-def drain(pieces: Iterator[bytes], engine: str) -> None:
+def drain(pieces: Iterator[bytes | Piece], engine: str) -> None:
     """Make every piece and drop it (a warm-up); blocking, raises TtsError(FAILED)."""
     try:
         for _ in pieces:

@@ -3,6 +3,11 @@
 Synthesis runs in a thread pool sized to the cores (onnxruntime releases the GIL while it
 computes), one piper sentence at a time, so the event loop never waits on the model and audio
 streams out sentence by sentence as the engine makes it, resampled to 16 kHz.
+
+The model is patched in memory (with the `onnx` package) to report how many samples each
+phoneme takes: the blocks carry those phoneme timings (`SpeechBlock`), which the lip-sync
+renderer shapes the mouth by. Without `onnx`, or with a model that cannot be patched, the voice
+speaks as before, without timings.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 import re
 import threading
@@ -21,16 +27,25 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from contracts.phonemes import PhonemeSpan
 from conversation.tts.base import TtsError, TtsErrorKind
-from conversation.tts.pcm import drain, stream_pieces
+from conversation.tts.pcm import Piece, drain, stream_pieces
 
 if TYPE_CHECKING:
     from piper import PiperVoice
+    from piper.voice import AudioChunk
+
+log = logging.getLogger(__name__)
 
 # Control characters other than tab and newline have no business in speech.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Peak-normalised sentences at 0.9 of full scale: headroom for the resampler's overshoot.
 _VOLUME = 0.9
+# Piper's marks around a sentence; and symbols that belong to the sound beside them: stress
+# marks to the sound after them, length marks and modifiers to the one before.
+_BOUNDARY = {"^", "$", "_"}
+_STRESS = {"ˈ", "ˌ"}
+_AFTER = {"ː", "ˑ", "ʰ", "ʲ", "ʷ", "̃", "̩", "̯", "͡"}
 
 _pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="piper")
 _load_lock = threading.Lock()
@@ -102,9 +117,39 @@ def _open(model_path: Path, config_path: Path) -> PiperVoice:
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(
-        str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        _with_alignments(model_path), sess_options=options, providers=["CPUExecutionProvider"]
     )
     return PiperVoice(session=session, config=config)
+
+
+_unaligned_warned = False
+
+
+def _with_alignments(model_path: Path) -> str | bytes:
+    """The model patched in memory to output its phonemes' durations (as piper's own
+    `PiperVoice.load(include_alignments=True)` does), or its path when it cannot be: the
+    voice then speaks without phoneme timings (one warning per process)."""
+    global _unaligned_warned
+    try:
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+
+        model = onnx.load(str(model_path))
+        add_alignment_output(model)
+        patched: bytes = model.SerializeToString()
+        return patched
+    except ValueError as exc:
+        if "already marked as output" in str(exc):  # a model file patched beforehand
+            return str(model_path)
+        reason = "model cannot be patched"
+    except ImportError:
+        reason = "the onnx package is not installed"
+    except Exception as exc:  # onnx's own errors for a model it cannot read
+        reason = f"model cannot be patched ({type(exc).__name__})"
+    if not _unaligned_warned:
+        _unaligned_warned = True
+        log.warning("piper: no phoneme timings (%s); the mouth follows loudness only", reason)
+    return str(model_path)
 
 
 def speakable(text: str) -> str:
@@ -125,15 +170,57 @@ class _StoppableSession:
         return self._session.run(output_names, inputs, self.options)
 
 
-def _sentences(voice: PiperVoice, text: str, stop: Any = None) -> Iterator[bytes]:
-    """int16 samples at the voice's rate, one piper sentence at a time; `stop`, an onnxruntime
-    RunOptions, ends the sentence being computed when its `terminate` is set."""
+def _sentences(voice: PiperVoice, text: str, stop: Any = None) -> Iterator[Piece]:
+    """int16 samples at the voice's rate, one piper sentence at a time, with its phonemes when
+    the model reports them; `stop`, an onnxruntime RunOptions, ends the sentence being
+    computed when its `terminate` is set."""
     from piper.config import SynthesisConfig
 
     if stop is not None:  # piper's own synthesis over the same model, sessions share it
         voice = dataclasses.replace(voice, session=_StoppableSession(voice.session, stop))
-    for chunk in voice.synthesize(text, syn_config=SynthesisConfig(volume=_VOLUME)):
-        yield chunk.audio_int16_bytes
+    config = SynthesisConfig(volume=_VOLUME)
+    timed = True  # once a piper sentence comes without timings, none of the rest carries any
+    for chunk in voice.synthesize(text, syn_config=config, include_alignments=True):
+        spans = phoneme_spans(chunk) if timed else ()
+        timed = bool(spans)
+        yield Piece(chunk.audio_int16_bytes, spans)
+
+
+def phoneme_spans(chunk: AudioChunk) -> tuple[PhonemeSpan, ...]:
+    """The phonemes of one piper sentence, samples at the voice's rate from its first sample:
+    IPA symbols as the voice's `phoneme_id_map` names them, a stress mark joined to the sound
+    after it and a length mark to the one before, a word's gap to the sound that ends the word;
+    pauses (punctuation, the sentence's ends) are left out. Empty when the model reports none."""
+    alignments = chunk.phoneme_alignments
+    if not alignments or sum(a.num_samples for a in alignments) != len(chunk.audio_float_array):
+        return ()
+    spans: list[PhonemeSpan] = []
+    stress, stress_start = "", 0
+    at = 0
+    speech_before = False  # the symbol before was a sound (not a pause)
+    for alignment in alignments:
+        symbol, start = alignment.phoneme, at
+        at += int(alignment.num_samples)
+        if symbol in _STRESS:
+            if not stress:
+                stress, stress_start = symbol, start
+            continue
+        if spans and (symbol in _AFTER or (symbol.isspace() and speech_before)):
+            last = spans[-1]
+            joined = last.ipa if symbol.isspace() else last.ipa + symbol
+            spans[-1] = PhonemeSpan(joined, last.start, at)
+            continue
+        if symbol in _BOUNDARY or symbol.isspace() or not symbol.isalpha():
+            speech_before = False
+            stress = ""
+            continue
+        if stress:
+            spans.append(PhonemeSpan(stress + symbol, stress_start, at))
+            stress = ""
+        else:
+            spans.append(PhonemeSpan(symbol, start, at))
+        speech_before = True
+    return tuple(spans)
 
 
 class PiperTts:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -10,7 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conversation.tts.base import OUTPUT_RATE, TtsError, TtsErrorKind
+from conversation.tts import piper as piper_module
+from conversation.tts.base import OUTPUT_RATE, TtsError, TtsErrorKind, phonemes_of
 from conversation.tts.pcm import MAX_BLOCK
 from conversation.tts.piper import PiperTts, load_voice, speakable
 from conversation.tts.voices import VoiceInfo
@@ -160,3 +165,54 @@ def test_a_voice_without_a_usable_config_is_a_bad_voice(tmp_path: Path) -> None:
 
     kinds = {missing.value.kind, bad_rate.value.kind, no_model.value.kind}
     assert kinds == {TtsErrorKind.BAD_VOICE}
+
+
+async def test_the_voice_says_when_each_phoneme_is_spoken(joe: VoiceInfo) -> None:
+    """Each block carries the phonemes that start in it or later (never earlier ones), in
+    order, on the 16 kHz timeline of the whole text, covering its speech."""
+    blocks = await collect(piper(joe), "Maybe we can meet on Monday. Thank you for waiting.")
+    audio = np.concatenate(blocks)
+    spans, offset = [], 0
+    for block in blocks:
+        assert all(span.start >= offset for span in phonemes_of(block))  # known in time
+        spans += phonemes_of(block)
+        offset += block.size
+
+    assert len(spans) > 30 and spans[-1].end <= audio.size
+    pairs = list(zip(spans, spans[1:], strict=False))
+    assert all(a.end <= b.start and b.start < b.end for a, b in pairs)
+    assert joe.config_path is not None
+    symbols = set(json.loads(joe.config_path.read_text())["phoneme_id_map"])
+    assert all(set(span.ipa) <= symbols for span in spans)  # the voice's own IPA symbols
+    sounds = [span.ipa.strip("ˈˌː") for span in spans]
+    assert sounds[0] == "m" and sounds.count("m") >= 3 and {"b", "θ", "w"} <= set(sounds)
+    # Both sentences: the second's phonemes lie after the first's pause.
+    assert max(b.start - a.end for a, b in pairs) > 0.1 * OUTPUT_RATE
+    # The speech is covered: nearly every loud 40 ms frame lies within a phoneme.
+    frames = audio[: audio.size // 640 * 640].reshape(-1, 640).astype(np.float64)
+    loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > 0.03 * 32768)  # -30 dBFS
+    covered = [any(s.start < (f + 1) * 640 and s.end > f * 640 for s in spans) for f in loud]
+    assert loud.size > 30 and np.mean(covered) > 0.95
+
+
+async def test_without_the_onnx_package_the_voice_speaks_without_timings(
+    joe: VoiceInfo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` fails, as where it is absent
+    monkeypatch.setattr(piper_module, "_unaligned_warned", False)
+    assert joe.model_path is not None and joe.config_path is not None
+    blocks = []
+    with caplog.at_level(logging.WARNING, logger="conversation.tts.piper"):
+        for name in ("en_US-plain-medium", "en_US-other-medium"):  # two loads, a fresh model each
+            model = tmp_path / f"{name}.onnx"
+            shutil.copyfile(joe.model_path, model)
+            shutil.copyfile(joe.config_path, f"{model}.json")
+            blocks += await collect(PiperTts(model), "Maybe tomorrow.")
+
+    assert np.concatenate(blocks).size > 0.5 * OUTPUT_RATE  # it speaks
+    assert not any(phonemes_of(block) for block in blocks)
+    warned = [r for r in caplog.records if "no phoneme timings" in r.getMessage()]
+    assert len(warned) == 1 and "onnx package is not installed" in warned[0].getMessage()
