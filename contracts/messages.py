@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from contracts.media import SAMPLES_PER_FRAME, Box
+from contracts.phonemes import PhonemeSpan
 
 RENDER_TASK = "lipsync_worker.tasks.render_chunk"  # kwargs: RenderRequest
 BAKE_TASK = "lipsync_worker.tasks.bake_avatar"  # kwargs: avatar_id
@@ -24,6 +25,10 @@ HANDOFF_WEBHOOK_TASK = "handoff.tasks.deliver_webhook"  # kwargs: hand_off_id (n
 # workers read them before a chunk starts and between batches.
 CANCEL_TTL_S = 600
 RIGHT_AUDIO_MAX_BYTES = 32_000  # 1 s of 16 kHz int16: far more than any renderer looks ahead
+# Phonemes of a chunk and its left context (about 2 s of speech, some 30 phonemes): a bound
+# far above that keeps a malformed message from costing the worker more than a chunk does.
+PHONEMES_MAX = 400
+PHONEME_MAX_CHARS = 8
 
 
 def cancel_key(turn_id: str) -> str:
@@ -77,12 +82,18 @@ class RenderRequest:
     turn_frame: int
     left_audio: bytes = b""  # the turn's audio just before `audio`
     right_audio: bytes = b""  # the turn's audio just after `audio` (none after the turn's last)
+    # The phonemes the TTS spoke in `left_audio` and `audio`, their samples counted from the
+    # first sample of `left_audio` (as `StreamState.phonemes`); empty when the TTS reported
+    # none. IPA symbols and sample numbers only. On the wire: [[ipa, start, end], ...].
+    phonemes: tuple[PhonemeSpan, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("audio", "left_audio", "right_audio"):
             value = getattr(self, name)
             if not isinstance(value, bytes) or len(value) % 2:
                 raise MessageError(f"{name} is not int16 PCM bytes")
+        if not isinstance(self.phonemes, tuple) or len(self.phonemes) > PHONEMES_MAX:
+            raise MessageError(f"phonemes are not a tuple of at most {PHONEMES_MAX} spans")
         if len(self.right_audio) > RIGHT_AUDIO_MAX_BYTES:
             raise MessageError(f"right_audio over {RIGHT_AUDIO_MAX_BYTES} bytes")
         if self.right_audio and len(self.audio) % (2 * SAMPLES_PER_FRAME):
@@ -90,15 +101,19 @@ class RenderRequest:
             raise MessageError("right_audio after audio that is not a whole number of frames")
 
     def to_kwargs(self) -> dict[str, Any]:
-        return _kwargs_of(self)
+        kwargs = _kwargs_of(self)
+        kwargs["phonemes"] = [[p.ipa, p.start, p.end] for p in self.phonemes]
+        return kwargs
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> RenderRequest:
-        request: RenderRequest = _from(cls, kwargs)
+        # Older senders send no phonemes: the renderer shapes the mouth by the audio alone.
+        spans = _phoneme_spans(kwargs.get("phonemes", ()))
+        request: RenderRequest = _from(cls, {**kwargs, "phonemes": spans})
         return request
 
     def shown(self) -> str:
-        return _sizes_only(self, ("audio", "left_audio", "right_audio"))
+        return _sizes_only(self, ("audio", "left_audio", "right_audio", "phonemes"))
 
     @property
     def priority(self) -> int:
@@ -110,6 +125,28 @@ class RenderRequest:
         chunk goes first, and later chunks, which have time, fill the gaps.
         """
         return min(self.seq, 9)
+
+
+def _phoneme_spans(wire: Any) -> tuple[PhonemeSpan, ...]:
+    """[[ipa, start, end], ...] (msgpack gives lists) -> spans; MessageError on anything else."""
+    if not isinstance(wire, list | tuple) or len(wire) > PHONEMES_MAX:
+        raise MessageError(f"malformed RenderRequest: phonemes not a list of <= {PHONEMES_MAX}")
+    spans = []
+    for item in wire:
+        if isinstance(item, PhonemeSpan):
+            spans.append(item)
+            continue
+        try:
+            ipa, start, end = item
+            valid = isinstance(ipa, str) and 0 < len(ipa) <= PHONEME_MAX_CHARS
+            if not valid or type(start) is not int or type(end) is not int:
+                raise ValueError("not [ipa, start, end]")
+            spans.append(PhonemeSpan(ipa, start, end))
+        except (TypeError, ValueError):
+            raise MessageError(
+                "malformed RenderRequest: a phoneme is not [ipa, start, end]"
+            ) from None
+    return tuple(spans)
 
 
 @dataclass(frozen=True, slots=True)

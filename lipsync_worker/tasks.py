@@ -192,12 +192,20 @@ def render_chunk(self: Any, **kwargs: Any) -> None:
             turn_frame=request.turn_frame,
             left_audio=np.frombuffer(request.left_audio, dtype=np.int16),
             right_audio=np.frombuffer(request.right_audio, dtype=np.int16),
+            phonemes=request.phonemes,
         )
         pcm = np.frombuffer(request.audio, dtype=np.int16)
         total = frames_for_samples(len(pcm))
         batcher = _batcher(request.renderer)
         shared = " in batches shared across sessions" if batcher else ""
-        log.info("rendering turn %s chunk %s: %d frames%s", turn_id, seq, total, shared)
+        log.info(
+            "rendering turn %s chunk %s: %d frames%s, %d phonemes",
+            turn_id,
+            seq,
+            total,
+            shared,
+            len(request.phonemes),
+        )
 
         def cancelled() -> bool:
             return turn_cancelled(client, turn_id)

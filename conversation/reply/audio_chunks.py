@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from contracts.media import SAMPLE_RATE, SAMPLES_PER_FRAME
+from contracts.phonemes import PhonemeSpan
 
 FIRST_CHUNK_SAMPLES = 10 * SAMPLES_PER_FRAME  # 0.4 s: the turn's first frames come early
 MAX_CHUNK_SAMPLES = 25 * SAMPLES_PER_FRAME  # 1.0 s: one short, cancellable lip-sync task
@@ -83,6 +84,21 @@ class LipSyncChunk:
     # The turn's audio just after this chunk, up to RIGHT_CONTEXT_MS; shorter only at the
     # turn's end (after it comes silence) or after a sentence whose speech failed.
     right_audio: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    # The phonemes spoken in `left_audio` and `pcm`, samples counted from the first sample of
+    # `left_audio` (as StreamState's); empty when the TTS reported none for this sentence.
+    phonemes: tuple[PhonemeSpan, ...] = ()
+
+
+def phonemes_within(
+    spans: list[PhonemeSpan], start: int, end: int, *, shift: int
+) -> tuple[PhonemeSpan, ...]:
+    """The spans (samples on one timeline) that overlap `start`..`end`, cut at those edges and
+    counted from `shift`."""
+    return tuple(
+        PhonemeSpan(span.ipa, max(span.start, start) - shift, min(span.end, end) - shift)
+        for span in spans
+        if span.end > start and span.start < end
+    )
 
 
 class TurnAudioChunker:
@@ -95,6 +111,9 @@ class TurnAudioChunker:
     A cut chunk is held back until the `right_ms` of audio that follow it are known (more of
     its sentence, or the next sentence's first words), so its last frames see the audio they
     lead into; `release_held` hands them out when no more audio is coming soon.
+
+    Phoneme timings pushed with the audio (counted from the sentence's first sample) go with
+    each chunk of a sentence that has them, cut to its left context and its own audio.
     """
 
     def __init__(
@@ -120,13 +139,26 @@ class TurnAudioChunker:
         self._held: list[LipSyncChunk] = []
         self._frames_done = 0
         self._sentence = 0
+        self._sentence_start = 0  # the current sentence's first sample in the turn
+        self._spans: list[PhonemeSpan] = []  # on the turn's timeline, from the newest context on
+        self._timed = False  # the current sentence came with phoneme timings
+
+    def _next_sentence(self) -> None:
+        self._sentence += 1
+        self._sentence_start = self._frames_done * SAMPLES_PER_FRAME
+        self._timed = False
 
     @property
     def _next_size(self) -> int:
         return self.first_chunk_samples if self._frames_done == 0 else self.max_chunk_samples
 
-    def push(self, pcm: np.ndarray) -> list[LipSyncChunk]:
-        """Add TTS audio of the current sentence; return the chunks whose right context is in."""
+    def push(self, pcm: np.ndarray, phonemes: tuple[PhonemeSpan, ...] = ()) -> list[LipSyncChunk]:
+        """Add TTS audio of the current sentence, and the phonemes the TTS reported with it
+        (samples from the sentence's first); return the chunks whose right context is in."""
+        if phonemes:
+            self._timed = True
+            at = self._sentence_start
+            self._spans += [PhonemeSpan(p.ipa, at + p.start, at + p.end) for p in phonemes]
         self._pending = np.concatenate([self._pending, np.asarray(pcm, dtype=np.int16)])
         # Strictly more than a chunk: the last full one might be the sentence's last.
         while len(self._pending) > self._next_size:
@@ -143,7 +175,7 @@ class TurnAudioChunker:
         if len(self._pending):  # never empty after audio: `push` always keeps some back
             self._pending = pad_to_whole_frames(self._pending)
             self._take(len(self._pending), last=True)
-        self._sentence += 1
+        self._next_sentence()
         return self._release(final=False)
 
     def drop_sentence(self) -> list[LipSyncChunk]:
@@ -152,7 +184,7 @@ class TurnAudioChunker:
         What followed them will not play, so they get the right context known so far.
         """
         self._pending = np.zeros(0, dtype=np.int16)
-        self._sentence += 1
+        self._next_sentence()
         return self._release(final=True)
 
     def release_held(self) -> list[LipSyncChunk]:
@@ -172,12 +204,21 @@ class TurnAudioChunker:
 
     def _take(self, size: int, *, last: bool) -> None:
         pcm, self._pending = self._pending[:size].copy(), self._pending[size:]
+        left = left_context(self._history, ms=self.context_ms)
+        start = self._frames_done * SAMPLES_PER_FRAME
+        since = start - len(left)
+        self._spans = [span for span in self._spans if span.end > since]
         chunk = LipSyncChunk(
             pcm=pcm,
             first_frame=self._frames_done,
-            left_audio=left_context(self._history, ms=self.context_ms),
+            left_audio=left,
             sentence=self._sentence,
             is_last_of_sentence=last,
+            # Only a sentence with timings has them: a chunk of one without (its voice gave
+            # none) is shaped by its audio, not left silent by its context's phonemes.
+            phonemes=phonemes_within(self._spans, since, start + size, shift=since)
+            if self._timed
+            else (),
         )
         self._frames_done += -(-size // SAMPLES_PER_FRAME)
         keep = int(self.context_ms * SAMPLE_RATE / 1000.0)

@@ -49,6 +49,7 @@ class CeleryRenderQueue:
             turn_frame=chunk.first_frame,
             left_audio=chunk.left_audio.tobytes(),
             right_audio=chunk.right_audio.tobytes(),
+            phonemes=chunk.phonemes,
         )
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_publisher, dispatch.send_render, request)

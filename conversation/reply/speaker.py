@@ -19,7 +19,7 @@ from conversation.reply.media import PendingChunk
 from conversation.reply.outbox import ReplyMedia
 from conversation.reply.turn import Turn, TurnContext
 from conversation.reply.writer import END
-from conversation.tts.base import TtsError
+from conversation.tts.base import TtsError, phonemes_of
 from conversation.tts.spoken import spoken_form
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ async def speak(
                 async with contextlib.aclosing(blocks):
                     async for block in blocks:
                         turn.mark("tts_first_audio_ms")
-                        await submit(audio.push(block))
+                        await submit(audio.push(block, phonemes_of(block)))
             ended = audio.end_sentence()
             # The sentence's last chunk waits for the next sentence's first words only when
             # that sentence is already written and the turn's first frames are not at stake;

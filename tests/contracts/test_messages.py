@@ -1,11 +1,12 @@
-"""RenderRequest as task kwargs: the right context travels, bad audio is refused at decode."""
+"""RenderRequest as task kwargs: the right context and the phonemes travel, bad input is refused."""
 
 from __future__ import annotations
 
 import msgpack
 import pytest
 
-from contracts.messages import RIGHT_AUDIO_MAX_BYTES, MessageError, RenderRequest
+from contracts.messages import PHONEMES_MAX, RIGHT_AUDIO_MAX_BYTES, MessageError, RenderRequest
+from contracts.phonemes import PhonemeSpan
 
 FRAME_BYTES = 2 * 640
 
@@ -57,3 +58,34 @@ def test_bad_right_context_is_refused(overrides: dict[str, object], message: str
 
 def test_no_right_context_lets_a_turns_last_chunk_end_on_a_partial_frame() -> None:
     assert request(audio=b"\x00" * (FRAME_BYTES + 2), right_audio=b"").right_audio == b""
+
+
+def test_phonemes_round_trip_as_symbols_and_sample_numbers() -> None:
+    spans = (PhonemeSpan("m", 0, 700), PhonemeSpan("ˈɑː", 700, 4100), PhonemeSpan("b", 4100, 4500))
+    sent = request(phonemes=spans)
+    packed = msgpack.packb(sent.to_kwargs(), use_bin_type=True)
+    wire = msgpack.unpackb(packed, raw=False)
+    assert wire["phonemes"] == [["m", 0, 700], ["ˈɑː", 700, 4100], ["b", 4100, 4500]]
+    assert RenderRequest.from_kwargs(wire) == sent and sent.phonemes == spans
+    assert "<3 items>" in sent.shown() and "ɑ" not in sent.shown()  # Flower shows a count
+    old = {k: v for k, v in wire.items() if k != "phonemes"}  # a sender from before phonemes
+    assert RenderRequest.from_kwargs(old).phonemes == ()
+
+
+@pytest.mark.parametrize(
+    "phonemes",
+    [
+        "m",
+        [["m", 0]],
+        [["m", 5, 2]],
+        [["m", -1, 2]],
+        [["", 0, 2]],
+        [["m" * 9, 0, 2]],
+        [["m", 0.5, 2]],
+        [[3, 0, 2]],
+        [["m", 0, 2]] * (PHONEMES_MAX + 1),
+    ],
+)
+def test_malformed_phonemes_are_refused(phonemes: object) -> None:
+    with pytest.raises(MessageError, match="phoneme"):
+        request(phonemes=phonemes)

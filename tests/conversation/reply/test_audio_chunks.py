@@ -147,3 +147,47 @@ def test_right_context_of_held_chunks_released_early_is_what_is_known() -> None:
     chunker.end_sentence()
     (after,) = chunker.release_held()
     assert (after.sentence, after.first_frame) == (2, 36)  # frames go on after a failure
+
+
+def test_phonemes_go_with_each_chunk_cut_at_its_context_and_its_end() -> None:
+    """Spans pushed with a sentence's audio land on its chunks, counted from each chunk's left
+    context, cut exactly at the window's edges; a sentence without spans gets none."""
+    from contracts.phonemes import PhonemeSpan as P
+
+    chunker = TurnAudioChunker(right_ms=0)  # nothing held: each chunk comes out when cut
+    first, rest = (
+        (P("ɑː", 0, 6000), P("m", 6000, 6800), P("oʊ", 6800, 22400)),
+        (P("b", 22400, 23400),),
+    )
+    chunks = chunker.push(noise(10000), first) + chunker.push(noise(13400), rest)
+    chunks += chunker.end_sentence()
+    assert [(len(c.left_audio), len(c.pcm)) for c in chunks] == [
+        (0, 6400),
+        (6400, 16000),
+        (16000, 1280),
+    ]
+    assert chunks[0].phonemes == (P("ɑː", 0, 6000), P("m", 6000, 6400))  # cut at the chunk's end
+    assert chunks[1].phonemes == first  # its left context starts where the turn does
+    # The third chunk's context starts 6400 samples into the turn: in the middle of the m.
+    assert chunks[2].phonemes == (P("m", 0, 400), P("oʊ", 400, 16000), P("b", 16000, 17000))
+
+    # A sentence whose voice gave no spans: its chunk shapes the mouth by its audio alone, not
+    # left silent by the phonemes of its context.
+    chunks = chunker.push(noise(3000)) + chunker.end_sentence()
+    assert len(chunks) == 1 and chunks[0].phonemes == ()
+
+    # The next sentence's spans count from its own first sample, 23680 + 3200 into the turn;
+    # its chunk's context reaches back 16000 samples, through the sentence without spans into
+    # the first one, whose phonemes come along as they were.
+    chunks = chunker.push(noise(2000), (P("i", 100, 1900),)) + chunker.end_sentence()
+    assert len(chunks) == 1 and len(chunks[0].left_audio) == 16000
+    since = 23680 + 3200 - 16000
+    assert chunks[0].phonemes == (
+        P("oʊ", 0, 22400 - since),
+        P("b", 22400 - since, 23400 - since),
+        P("i", 16100, 17900),
+    )
+
+    chunker.reset()
+    chunks = chunker.push(noise(1000), (P("a", 0, 900),)) + chunker.end_sentence()
+    assert chunks[0].phonemes == (P("a", 0, 900),)  # a new turn starts from zero
