@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 
 import pytest
 
@@ -27,7 +28,7 @@ def run(coro):  # the test body is sync so Django's DB fixtures stay on this thr
 def test_typed_question_streams_subtitles_and_lips_in_order(
     demo_avatar, start_worker, start_daphne
 ) -> None:
-    start_worker("lipsync")
+    worker = start_worker("lipsync")
     _, port = start_daphne(LIPSYNC_TIMEOUT_S="20")
 
     async def scenario():
@@ -54,6 +55,13 @@ def test_typed_question_streams_subtitles_and_lips_in_order(
     assert all(c.kind is MediaKind.CHUNK for c in chunks[:-1])  # audio and its frames together
     for c in chunks[:-1]:
         assert len(c.frames) == -(-len(c.audio) // 2 // 640)
+    # Piper, the demo's voice, says when each phoneme is spoken: every chunk's render request
+    # carries the phonemes, and the worker shapes the mouth by them.
+    rendered = re.findall(
+        rf"rendering turn {turn_id} chunk (\d+): \d+ frames, (\d+) phonemes", worker.output()
+    )
+    assert sorted(int(seq) for seq, _ in rendered) == [c.seq for c in chunks[:-1]]
+    assert all(int(count) > 0 for _, count in rendered), rendered
     first_media = next(i for i, e in enumerate(events) if e.type.startswith("media"))
     assert events[first_media - 1].type in ("subtitle", "state")
     turn_end = of_type(events, "turn_end")[0]

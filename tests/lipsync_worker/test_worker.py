@@ -19,6 +19,11 @@ from avatars import services
 from avatars.models import Avatar
 from avatarsite.infra.dispatch import cancel_turn, revoke_renders, send_render
 from contracts.messages import RenderRequest
+from contracts.phonemes import PhonemeSpan
+from lipsync_worker.contract import StreamState
+from lipsync_worker.renderers.cpu import CpuRenderer
+from lipsync_worker.renderers.mouth import mouth_shapes
+from lipsync_worker.wire import frames_messages
 from tests.processes import wait_until
 from tests.speech_audio import espeak_pcm16
 
@@ -53,7 +58,14 @@ def receive(channel: str, timeout: float) -> dict | None:
     return async_to_sync(get)()
 
 
-def render(channel: str, avatar: Avatar, turn_id: str, seq: int, audio: np.ndarray) -> str:
+def render(
+    channel: str,
+    avatar: Avatar,
+    turn_id: str,
+    seq: int,
+    audio: np.ndarray,
+    phonemes: tuple[PhonemeSpan, ...] = (),
+) -> str:
     return send_render(
         RenderRequest(
             channel=channel,
@@ -66,6 +78,7 @@ def render(channel: str, avatar: Avatar, turn_id: str, seq: int, audio: np.ndarr
             idle_start=0,
             turn_frame=0,
             left_audio=b"",
+            phonemes=phonemes,
         )
     )
 
@@ -104,6 +117,29 @@ def test_bake_the_demo_avatar_then_render_a_chunk(start_worker) -> None:
     assert message["parts"] == 1 and message["seq"] == 0
     assert len(message["jpegs"]) == math.ceil(len(audio) / 640)
     assert all(jpeg[:2] == b"\xff\xd8" for jpeg in message["jpegs"])
+
+    # A loud vowel that loudness alone opens wide, spoken as "m": the phonemes close the lips.
+    # The worker draws exactly what the renderer draws from those phonemes.
+    tone = (8000 * np.sin(2 * np.pi * 180 * np.arange(16_000) / 16_000)).astype(np.int16)
+    hum = (PhonemeSpan("m", 0, 16_000),)
+    assert (
+        mouth_shapes(tone)[5:, 0].min() > 0.5
+        and mouth_shapes(tone, phonemes=hum)[5:, 0].max() < 0.05
+    )
+    jpegs = {}
+    for spans in ((), hum):
+        render(channel, avatar, str(uuid.uuid4()), 0, tone, spans)
+        message = receive(channel, 60)
+        assert message is not None and message["type"] == "lipsync.frames"
+        jpegs[spans] = message["jpegs"]
+    baked = CpuRenderer().load(baked_dir)
+    frames = [
+        f
+        for b in CpuRenderer().render(baked, tone, StreamState(phonemes=hum), lambda: False)
+        for f in b
+    ]
+    assert jpegs[hum] == list(frames_messages("t", 0, frames, 0.0)[0].jpegs)
+    assert sum(a != b for a, b in zip(jpegs[()], jpegs[hum], strict=True)) > 15  # the mouth differs
 
 
 def test_cancel_stops_a_chunk_midway_and_a_revoked_task_never_renders(
