@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import threading
+import unicodedata
 from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
@@ -41,11 +42,12 @@ log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Peak-normalised sentences at 0.9 of full scale: headroom for the resampler's overshoot.
 _VOLUME = 0.9
-# Piper's marks around a sentence; and symbols that belong to the sound beside them: stress
-# marks to the sound after them, length marks and modifiers to the one before.
+# Piper's marks around a sentence, and stress marks (joined to the sound after them). Other
+# modifier letters (length, aspiration), combining marks, tone digits and symbols belong to
+# the sound before them.
 _BOUNDARY = {"^", "$", "_"}
 _STRESS = {"ˈ", "ˌ"}
-_AFTER = {"ː", "ˑ", "ʰ", "ʲ", "ʷ", "̃", "̩", "̯", "͡"}
+_IPA_MAX = 8  # characters of one span's IPA (RenderRequest refuses longer)
 
 _pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="piper")
 _load_lock = threading.Lock()
@@ -202,25 +204,26 @@ def phoneme_spans(chunk: AudioChunk) -> tuple[PhonemeSpan, ...]:
     for alignment in alignments:
         symbol, start = alignment.phoneme, at
         at += int(alignment.num_samples)
+        kind = unicodedata.category(symbol[:1]) if symbol.strip() else "Zs"
         if symbol in _STRESS:
             if not stress:
                 stress, stress_start = symbol, start
             continue
-        if spans and (symbol in _AFTER or (symbol.isspace() and speech_before)):
-            last = spans[-1]
-            joined = last.ipa if symbol.isspace() else last.ipa + symbol
-            spans[-1] = PhonemeSpan(joined, last.start, at)
+        if symbol in _BOUNDARY or kind[0] in "PZC":
+            if kind[0] == "Z" and speech_before:  # a word's gap: the word's last sound goes on
+                spans[-1] = PhonemeSpan(spans[-1].ipa, spans[-1].start, at)
+            else:
+                speech_before, stress = False, ""
             continue
-        if symbol in _BOUNDARY or symbol.isspace() or not symbol.isalpha():
-            speech_before = False
-            stress = ""
+        if kind == "Lm" or kind[0] in "MNS":  # belongs to the sound before
+            if speech_before:
+                last = spans[-1]
+                joined = last.ipa + symbol if len(last.ipa) < _IPA_MAX else last.ipa
+                spans[-1] = PhonemeSpan(joined, last.start, at)
             continue
-        if stress:
-            spans.append(PhonemeSpan(stress + symbol, stress_start, at))
-            stress = ""
-        else:
-            spans.append(PhonemeSpan(symbol, start, at))
-        speech_before = True
+        first = stress_start if stress else start
+        spans.append(PhonemeSpan((stress + symbol)[:_IPA_MAX], first, at))
+        stress, speech_before = "", True
     return tuple(spans)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from contracts.phonemes import PhonemeSpan
 from conversation.tts import piper as piper_module
 from conversation.tts.base import OUTPUT_RATE, TtsError, TtsErrorKind, phonemes_of
 from conversation.tts.pcm import MAX_BLOCK
@@ -216,3 +217,30 @@ async def test_without_the_onnx_package_the_voice_speaks_without_timings(
     assert not any(phonemes_of(block) for block in blocks)
     warned = [r for r in caplog.records if "no phoneme timings" in r.getMessage()]
     assert len(warned) == 1 and "onnx package is not installed" in warned[0].getMessage()
+
+
+def test_stress_and_length_marks_join_their_sounds_and_pauses_are_left_out() -> None:
+    """Piper's alignment of "Hi, ma:" as the voice gives it: ids per symbol, samples each."""
+    from piper.voice import AudioChunk, PhonemeAlignment
+
+    symbols = [("^", 100), ("h", 200), ("ˈ", 50), ("a", 300), ("ɪ", 100), (",", 400), (" ", 300)]
+    symbols += [("m", 150), ("ˈ", 50), ("ɑ", 250), ("ː", 100), (" ", 80), ("!", 200), ("$", 20)]
+    total = sum(n for _, n in symbols)
+    chunk = AudioChunk(
+        sample_rate=22050,
+        sample_width=2,
+        sample_channels=1,
+        audio_float_array=np.zeros(total, np.float32),
+        phonemes=[s for s, _ in symbols[1:-1]],
+        phoneme_ids=[],
+        phoneme_alignments=[PhonemeAlignment(s, [], n) for s, n in symbols],
+    )
+    assert piper_module.phoneme_spans(chunk) == (
+        PhonemeSpan("h", 100, 300),
+        PhonemeSpan("ˈa", 300, 650),  # the stress mark's time is the vowel's
+        PhonemeSpan("ɪ", 650, 750),  # the comma and the pause after it: no span
+        PhonemeSpan("m", 1450, 1600),
+        PhonemeSpan("ˈɑː", 1600, 2080),  # the length mark and the word's gap go on the vowel
+    )
+    short = AudioChunk(**{**chunk.__dict__, "audio_float_array": np.zeros(total - 1, np.float32)})
+    assert piper_module.phoneme_spans(short) == ()  # alignments that do not add up: none
