@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from conversation.tts.wav import wav_bytes
 from lipsync_worker.contract import (
     FPS,
     SAMPLE_RATE,
@@ -64,11 +65,7 @@ def write_mp4(clip: Clip, path: Path) -> None:
     height, width = clip.frames[0].shape[:2]
     with tempfile.TemporaryDirectory() as tmp:
         sound = Path(tmp) / "sound.wav"
-        with wave.open(str(sound), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(SAMPLE_RATE)
-            out.writeframes(clip.audio.astype("<i2").tobytes())
+        sound.write_bytes(wav_bytes(clip.audio, SAMPLE_RATE))
         command = [
             "ffmpeg", "-nostdin", "-loglevel", "error", "-y",
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(FPS),

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import json
 import os
 import re
@@ -27,6 +26,7 @@ import numpy as np
 
 from avatarsite.env import VAR_DIR
 from bench.audio import RATE, espeak_pcm16, with_noise
+from conversation.tts.wav import wav_bytes
 
 RECIPE = 2  # raise when the audio recipe below changes: cached WAVs of old recipes are not reused
 LEAD_S, TAIL_S = 0.3, 0.7  # silence around the speech, as a microphone stream has
@@ -323,13 +323,7 @@ def _sidecar(item: SpokenItem, marks: SpeechMarks) -> str:
 
 
 def _wav_bytes(samples: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(samples.astype("<i2").tobytes())
-    return buffer.getvalue()
+    return wav_bytes(samples, RATE)
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -4,8 +4,6 @@ language, and a sample sentence spoken by one, the way a session would speak it.
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 from contextlib import aclosing
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from conversation.tts.voices import (
     base_language,
     installed_voices,
 )
+from conversation.tts.wav import wav_bytes
 
 # What a preview says: a line an avatar could open with. Other languages hear the English one.
 SAMPLES = {
@@ -97,10 +96,4 @@ class InstalledVoices:
 
 
 def _wav(pcm: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as file:
-        file.setnchannels(1)
-        file.setsampwidth(2)
-        file.setframerate(OUTPUT_RATE)
-        file.writeframes(pcm.astype("<i2").tobytes())
-    return out.getvalue()
+    return wav_bytes(pcm, OUTPUT_RATE)

@@ -1,9 +1,14 @@
-"""Incremental parser for the WAV header a synthesizer streams ahead of its PCM data."""
+"""WAV files: the incremental parser for the header a synthesizer streams ahead of its PCM
+data, and the one writer of mono 16-bit files."""
 
 from __future__ import annotations
 
+import io
 import struct
+import wave
 from dataclasses import dataclass
+
+import numpy as np
 
 from conversation.tts.base import TtsError, TtsErrorKind
 
@@ -73,3 +78,14 @@ class WavStreamHeader:
 
     def _error(self, what: str) -> TtsError:
         return TtsError(TtsErrorKind.FAILED, f"{self._source} {what}")
+
+
+def wav_bytes(pcm: np.ndarray, rate: int) -> bytes:
+    """Mono 16-bit little-endian samples as a whole WAV file."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(rate)
+        file.writeframes(pcm.astype("<i2").tobytes())
+    return out.getvalue()
