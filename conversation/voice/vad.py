@@ -85,7 +85,8 @@ class SpeechStarted:
 
 @dataclass(frozen=True)
 class SpeechEnded:
-    """End of utterance; `audio` is int16 with `pad_ms` before the start and after the end."""
+    """End of utterance; `audio` is int16 with `lead_ms` before the start and `pad_ms` after
+    the end."""
 
     at_ms: float
     audio: np.ndarray = field(compare=False, repr=False)
@@ -123,7 +124,10 @@ class VoiceActivity:
         pad_ms: float = 150,
         max_utterance_s: float = 30,
         pause_ms: float | None = None,
+        lead_ms: float | None = None,
     ) -> None:
+        """`pad_ms` of audio goes after an utterance's end and `lead_ms` (`pad_ms` unless given)
+        before its start, never reaching back into the utterance before it."""
         if not 0 <= neg_threshold <= threshold <= 1:
             raise ValueError("need 0 <= neg_threshold <= threshold <= 1")
         if max_utterance_s * 1000 <= min_speech_ms:
@@ -135,13 +139,14 @@ class VoiceActivity:
         self._end_silence = max(1, math.ceil(end_silence_ms / WINDOW_MS))
         self._max_utterance = math.floor(max_utterance_s * 1000 / WINDOW_MS)
         self._pad = round(pad_ms * SAMPLE_RATE / 1000)  # in samples
+        self._lead = round((pad_ms if lead_ms is None else lead_ms) * SAMPLE_RATE / 1000)
         # A pause is announced once the end pad has been heard (its audio is then final), and
         # only if that comes before the end itself. 0: no pause events.
         self._pause = 0
         if pause_ms is not None:
             pause = max(math.ceil(pause_ms / WINDOW_MS), math.ceil(self._pad / WINDOW))
             self._pause = pause if pause < self._end_silence else 0
-        self._preroll = math.ceil(self._pad / WINDOW) + 1  # windows kept while idle
+        self._preroll = math.ceil(max(self._pad, self._lead) / WINDOW) + 1  # kept while idle
         self.reset()
 
     @property
@@ -169,6 +174,7 @@ class VoiceActivity:
         self._confirmed = False
         self._speech_end = 0  # window after the last speech window
         self._silent = 0  # silent windows since `_speech_end`
+        self._after = 0  # first sample the next utterance may include: the last one's speech end
 
     def push(self, pcm: np.ndarray) -> list[VadEvent]:
         """Feed int16 mono 16 kHz samples, any block size; return the events they complete."""
@@ -187,7 +193,7 @@ class VoiceActivity:
         if self._start is None or not self._confirmed:
             return None
         audio = np.concatenate(self._windows)
-        return audio[max(self._start * WINDOW - self._pad - self._first_window * WINDOW, 0) :]
+        return audio[self._lead_from(self._start) :]
 
     @property
     def hearing_speech(self) -> bool:
@@ -252,10 +258,15 @@ class VoiceActivity:
         """The utterance up to window `end`, with the pad before and after it."""
         assert self._start is not None
         audio = np.concatenate(self._windows)
-        base = self._first_window * WINDOW
-        lo = max(self._start * WINDOW - self._pad - base, 0)
-        hi = min(end * WINDOW + self._pad - base, len(audio))
-        return audio[lo:hi]
+        hi = min((end - self._first_window) * WINDOW + self._pad, len(audio))
+        return audio[self._lead_from(self._start) : hi]
+
+    def _lead_from(self, start: int) -> int:
+        """Where an utterance starting at window `start` begins in `_windows`: `lead_ms` before,
+        but not before the previous utterance's speech ended."""
+        return max(start * WINDOW - self._lead, self._after, self._first_window * WINDOW) - (
+            self._first_window * WINDOW
+        )
 
     def _end(self, end: int, *, decision_windows: int) -> SpeechEnded:
         event = SpeechEnded(
@@ -263,6 +274,7 @@ class VoiceActivity:
             audio=self._utterance(end),
             decision_ms=decision_windows * WINDOW_MS,
         )
+        self._after = end * WINDOW  # a forced end cuts here: the rest is the next utterance's
         self._start, self._confirmed, self._silent = None, False, 0
         self._trim_idle()
         return event

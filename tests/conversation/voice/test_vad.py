@@ -69,6 +69,20 @@ def test_hysteresis_starts_at_threshold_and_holds_down_to_neg_threshold() -> Non
     np.testing.assert_array_equal(ended.audio, pcm[lo:hi])
 
 
+def test_the_lead_before_an_utterance_never_reaches_into_the_one_before() -> None:
+    """500 ms of lead before the start, 150 ms of pad after the end; a second utterance that
+    starts 10 windows after the first ended takes its lead only from after that end."""
+    script = [0.1] * 20 + [0.9] * 8 + [0.1] * 10 + [0.9] * 8 + [0.1] * 12
+    pcm = ramp(len(script))
+    vad = VoiceActivity(scripted(script), end_silence_ms=300, lead_ms=500)
+    ended = [e for e in feed(vad, pcm, 320) if isinstance(e, SpeechEnded)]
+
+    assert [e.at_ms for e in ended] == [28 * WINDOW_MS, 46 * WINDOW_MS]
+    first, second = ended
+    np.testing.assert_array_equal(first.audio, pcm[20 * WINDOW - 500 * MS : 28 * WINDOW + 150 * MS])
+    np.testing.assert_array_equal(second.audio, pcm[28 * WINDOW : 46 * WINDOW + 150 * MS])
+
+
 def test_below_threshold_never_starts_and_short_bursts_give_no_event() -> None:
     assert feed(VoiceActivity(scripted([0.45] * 40)), ramp(40), 512) == []
     # 6 windows (192 ms) < min_speech_ms, twice, with a short gap: not speech.
