@@ -9,12 +9,14 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import wave
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from contracts.phonemes import PhonemeSpan
 from conversation.tts.wav import wav_bytes
 from lipsync_worker.contract import (
     FPS,
@@ -37,19 +39,44 @@ class Clip:
     audio: np.ndarray  # int16 mono 16 kHz
 
 
-def render_clip(renderer: LipSyncRenderer, baked: Baked, audio: np.ndarray) -> Clip:
-    """Render `audio` in one-second chunks with left context, as a turn streams them."""
+def render_clip(
+    renderer: LipSyncRenderer,
+    baked: Baked,
+    audio: np.ndarray,
+    phonemes: Sequence[PhonemeSpan] = (),
+) -> Clip:
+    """Render `audio` in one-second chunks with left context, as a turn streams them.
+
+    `phonemes`, the spans the TTS reported (samples counted from the first sample of `audio`),
+    go with each chunk as the conversation sends them: those of its left context and its own
+    audio, counted from the left context's first sample (StreamState). None: the mouth follows
+    the audio's features, as for a WAV or a voice without timings."""
     rendered: list[RenderedFrame] = []
     for start in range(0, len(audio), SAMPLE_RATE):
+        left = max(0, start - SAMPLE_RATE)
+        end = start + SAMPLE_RATE
         state = StreamState(
             turn_frame=start // SAMPLES_PER_FRAME,
-            left_audio=audio[max(0, start - SAMPLE_RATE) : start],
+            left_audio=audio[left:start],
+            phonemes=tuple(
+                PhonemeSpan(p.ipa, max(p.start, left) - left, min(p.end, end) - left)
+                for p in phonemes
+                if p.end > left and p.start < end
+            ),
         )
-        for batch in renderer.render(
-            baked, audio[start : start + SAMPLE_RATE], state, lambda: False
-        ):
+        for batch in renderer.render(baked, audio[start:end], state, lambda: False):
             rendered.extend(batch)
     return Clip([paste(baked, f) for f in rendered], rendered, audio)
+
+
+def still_start(
+    audio: np.ndarray, phonemes: Sequence[PhonemeSpan] = (), seconds: float = 0.5
+) -> tuple[np.ndarray, tuple[PhonemeSpan, ...]]:
+    """`audio` after `seconds` of silence (the sheet's first frames show the photo at rest),
+    and its phonemes moved with it."""
+    lead = int(SAMPLE_RATE * seconds)
+    moved = tuple(PhonemeSpan(p.ipa, p.start + lead, p.end + lead) for p in phonemes)
+    return np.concatenate([np.zeros(lead, np.int16), audio.astype(np.int16)]), moved
 
 
 def paste(baked: Baked, frame: RenderedFrame) -> np.ndarray:
@@ -160,6 +187,21 @@ def _tile(frame: np.ndarray, box: Box, margin: int, scale: float, label: str) ->
     )
     cv2.putText(tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
     return tile
+
+
+def mp4_bytes(clip: Clip) -> bytes:
+    """The MP4 of `write_mp4`, as bytes (written in a private temporary folder)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "preview.mp4"
+        write_mp4(clip, path)
+        return path.read_bytes()
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError("could not encode the PNG")
+    return encoded.tobytes()
 
 
 def write_png(image: np.ndarray, path: Path) -> None:
