@@ -11,10 +11,13 @@ import tempfile
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
+from matplotlib import font_manager
+from PIL import Image, ImageDraw, ImageFont
 
 from contracts.phonemes import PhonemeSpan
 from conversation.tts.wav import wav_bytes
@@ -37,6 +40,12 @@ class Clip:
     frames: list[np.ndarray]  # full avatar frames, H x W x 3 uint8 RGB
     rendered: list[RenderedFrame]
     audio: np.ndarray  # int16 mono 16 kHz
+    phonemes: tuple[PhonemeSpan, ...] = ()  # what the mouth was shaped by, samples of `audio`
+
+    def phoneme_at(self, frame: int) -> str:
+        """The phoneme spoken at the middle of `frame`; "" for none (a pause, or no timings)."""
+        middle = frame * SAMPLES_PER_FRAME + SAMPLES_PER_FRAME // 2
+        return next((p.ipa for p in self.phonemes if p.start <= middle < p.end), "")
 
 
 def render_clip(
@@ -66,7 +75,7 @@ def render_clip(
         )
         for batch in renderer.render(baked, audio[start:end], state, lambda: False):
             rendered.extend(batch)
-    return Clip([paste(baked, f) for f in rendered], rendered, audio)
+    return Clip([paste(baked, f) for f in rendered], rendered, audio, tuple(phonemes))
 
 
 def still_start(
@@ -107,14 +116,16 @@ def write_mp4(clip: Clip, path: Path) -> None:
 def contact_sheet(
     baked: Baked, clip: Clip, *, count: int = 15, scale: float = 1.5, title: str = ""
 ) -> np.ndarray:
-    """A grid of the mouth region (the idle frame's first, then speech frames), RGB uint8."""
+    """A grid of the mouth region (the idle frame's first, then speech frames, each labelled
+    with its number and, when the clip has timings, the phoneme spoken in it), RGB uint8."""
     picks = sheet_frames_of(baked, clip, count)
     box = clip.rendered[0].box
     # The mouth region and a margin, so the nose and the chin show what moved and what did not.
     margin = box.h // 8
     tiles = [_tile(baked.frames[0], box, margin, scale, "idle")]
     for i in picks:
-        tiles.append(_tile(clip.frames[i], clip.rendered[i].box, margin, scale, f"{i}"))
+        label = f"{i} {clip.phoneme_at(i)}".strip()  # the frame, and its phoneme when known
+        tiles.append(_tile(clip.frames[i], clip.rendered[i].box, margin, scale, label))
     rows = [tiles[k : k + SHEET_COLUMNS] for k in range(0, len(tiles), SHEET_COLUMNS)]
     blank = np.full_like(tiles[0], 255)
     grid = np.concatenate(
@@ -163,6 +174,16 @@ def _titled(grid: np.ndarray, title: str) -> np.ndarray:
 
 
 def sheet_frames_of(baked: Baked, clip: Clip, count: int) -> list[int]:
+    """`count` frames evenly over the speech: over the phonemes' middle frames when the clip
+    has timings (each tile then shows one phoneme at its fullest), else over the frames whose
+    mouth moved."""
+    if clip.phonemes:
+        last = len(clip.rendered) - 1
+        middles = sorted(
+            {min(last, (p.start + p.end) // 2 // SAMPLES_PER_FRAME) for p in clip.phonemes}
+        )
+        picks = np.linspace(0, len(middles) - 1, min(count, len(middles))).round().astype(int)
+        return [middles[k] for k in picks]
     moving = []
     for i, f in enumerate(clip.rendered):
         box = f.box
@@ -182,11 +203,22 @@ def _tile(frame: np.ndarray, box: Box, margin: int, scale: float, label: str) ->
         frame[top:bottom, left:right], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC
     )
     tile = cv2.copyMakeBorder(tile, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=(255, 255, 255))
-    cv2.putText(
-        tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2, cv2.LINE_AA
+    return _labelled(tile, label)
+
+
+@cache
+def _font() -> ImageFont.FreeTypeFont:
+    """DejaVu Sans (matplotlib's): it has the IPA letters of the phoneme labels."""
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 15)
+
+
+def _labelled(tile: np.ndarray, label: str) -> np.ndarray:
+    """`label` in black, outlined in white, at the tile's top left."""
+    image = Image.fromarray(tile)
+    ImageDraw.Draw(image).text(
+        (6, 3), label, font=_font(), fill=(0, 0, 0), stroke_width=2, stroke_fill=(255, 255, 255)
     )
-    cv2.putText(tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    return tile
+    return np.asarray(image).copy()
 
 
 def mp4_bytes(clip: Clip) -> bytes:
