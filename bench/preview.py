@@ -16,7 +16,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from matplotlib import font_manager
 from PIL import Image, ImageDraw, ImageFont
 
 from contracts.phonemes import PhonemeSpan
@@ -209,6 +208,8 @@ def _tile(frame: np.ndarray, box: Box, margin: int, scale: float, label: str) ->
 @cache
 def _font() -> ImageFont.FreeTypeFont:
     """DejaVu Sans (matplotlib's): it has the IPA letters of the phoneme labels."""
+    from matplotlib import font_manager  # only where a sheet is drawn
+
     return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 15)
 
 

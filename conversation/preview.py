@@ -18,13 +18,11 @@ import numpy as np
 from django.conf import settings
 
 from avatars.voice_catalogue import PreviewFailed, SpeakingPreview
-from bench import preview
 from contracts.phonemes import PhonemeSpan
 from conversation.tts.base import TtsError, phonemes_of
 from conversation.tts.espeak import EspeakTts
 from conversation.tts.select import AvatarVoice, engine_for, usable_voice
 from conversation.tts.voices import installed_voices
-from lipsync_worker.contract import BakeError, BakeSource
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,10 @@ class CpuPreviewer:
     def render(
         self, *, source: Path, text: str, voice: str, language: str, backend: str
     ) -> SpeakingPreview:
-        from lipsync_worker.renderers.cpu import CpuRenderer  # the first preview loads it
+        # Loaded by the first preview, not when a process starts.
+        from bench import preview
+        from lipsync_worker.contract import BakeError, BakeSource
+        from lipsync_worker.renderers.cpu import CpuRenderer
 
         try:
             speech = speak(text, voice=voice, language=language, backend=backend)
