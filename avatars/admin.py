@@ -3,6 +3,8 @@ services."""
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
 
 from django.contrib import admin, messages
@@ -20,8 +22,10 @@ from avatars.forms import (
     LANGUAGE_CODE,
     AvatarForm,
     ConsentInlineForm,
+    PreviewSpeakingForm,
     RevokeForm,
     WidgetOriginForm,
+    preview_sentence,
     voice_choices,
     voice_field_name,
     voice_languages,
@@ -104,7 +108,7 @@ class AvatarAdmin(admin.ModelAdmin):
         "updated_at",
     )
     inlines = [ConsentInline]
-    actions = ["bake", "prerender_faq_clips"]
+    actions = ["bake", "prerender_faq_clips", "preview_speaking"]
 
     class Media:  # the Status column follows running bakes; voice samples play on the page
         css = {"all": ("avatars/bake_status.css", "avatars/voice_preview.css")}
@@ -225,6 +229,70 @@ class AvatarAdmin(admin.ModelAdmin):
                     "Canned clips as workers render them.",
                     messages.INFO,
                 )
+
+    @admin.action(description="Preview speaking", permissions=["view"])
+    def preview_speaking(
+        self, request: HttpRequest, queryset: QuerySet[Avatar]
+    ) -> HttpResponse | None:
+        """A page with a sentence to say and, once sent, the avatar saying it: an MP4 with
+        sound and a contact sheet of the mouth, rendered in this request from a private bake
+        of its picture. Nothing is saved; the files travel in the page as data URLs."""
+        avatar = queryset.first()
+        refusal = _preview_refusal(avatar, queryset.count())
+        if refusal or avatar is None:
+            self.message_user(request, f"Not previewed: {refusal}", messages.ERROR)
+            return None
+        previewer = voice_catalogue.previewer()
+        if previewer is None:
+            self.message_user(
+                request, "Not previewed: no previews in this process.", messages.ERROR
+            )
+            return None
+        asked = "preview" in request.POST
+        form = PreviewSpeakingForm(
+            request.POST if asked else None, initial={"text": preview_sentence(avatar.language)}
+        )
+        made = None
+        if asked and form.is_valid():
+            try:
+                made = previewer.render(
+                    source=Path(avatar.source_media.path),
+                    text=form.cleaned_data["text"],
+                    voice=avatar.voice,
+                    language=avatar.language,
+                    backend=avatar.tts_backend,
+                )
+            except voice_catalogue.PreviewFailed as error:
+                form.add_error(None, f"No preview: {error}")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Preview {avatar.name} speaking",
+            "avatar": avatar,
+            "form": form,
+            "action": "preview_speaking",
+            "opts": self.model._meta,
+            "made": made,
+            "video": _data_url("video/mp4", made.mp4) if made else "",
+            "sheet": _data_url("image/png", made.sheet) if made else "",
+        }
+        response = TemplateResponse(request, "admin/avatars/preview_speaking.html", context)
+        response["Cache-Control"] = "private, no-store"  # the face stays out of caches
+        return response
+
+
+def _preview_refusal(avatar: Avatar | None, chosen: int) -> str:
+    """Why this choice cannot be previewed; "" when it can."""
+    if chosen != 1 or avatar is None:
+        return "choose one avatar."
+    if not avatar_has_valid_consent(avatar):
+        return f"{avatar.slug} has no valid consent record, and no avatar is shown without one."
+    if not avatar.source_media:
+        return f"{avatar.slug} has no picture or video yet."
+    return ""
+
+
+def _data_url(kind: str, content: bytes) -> str:
+    return f"data:{kind};base64,{base64.b64encode(content).decode('ascii')}"
 
 
 def _after(fields: Any, anchor: str, extra: list[str]) -> tuple[str, ...]:

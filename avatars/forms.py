@@ -221,6 +221,26 @@ class ConsentInlineForm(forms.ModelForm):
         }
 
 
+# What the admin's "Preview speaking" offers to say, per base language; others get the English.
+PREVIEW_SENTENCES = {
+    "en": "Our store is open from nine to six, Monday to Saturday. How can I help you today?",
+    "ja": "お問い合わせありがとうございます。営業時間は九時から六時までです。",
+}
+PREVIEW_MAX_CHARS = 300  # a few seconds of speech: rendered while the staff member waits
+
+
+def preview_sentence(language: str) -> str:
+    return PREVIEW_SENTENCES.get(language.split("-")[0].lower(), PREVIEW_SENTENCES["en"])
+
+
+class PreviewSpeakingForm(forms.Form):
+    text = forms.CharField(
+        max_length=PREVIEW_MAX_CHARS,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text="What the avatar says, in its main language and voice.",
+    )
+
+
 class RevokeForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea, help_text="Why consent is revoked.")
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import wave
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
+from contracts.phonemes import PhonemeSpan
 from conversation.tts.wav import wav_bytes
 from lipsync_worker.contract import (
     FPS,
@@ -35,21 +39,52 @@ class Clip:
     frames: list[np.ndarray]  # full avatar frames, H x W x 3 uint8 RGB
     rendered: list[RenderedFrame]
     audio: np.ndarray  # int16 mono 16 kHz
+    phonemes: tuple[PhonemeSpan, ...] = ()  # what the mouth was shaped by, samples of `audio`
+
+    def phoneme_at(self, frame: int) -> str:
+        """The phoneme spoken at the middle of `frame`; "" for none (a pause, or no timings)."""
+        middle = frame * SAMPLES_PER_FRAME + SAMPLES_PER_FRAME // 2
+        return next((p.ipa for p in self.phonemes if p.start <= middle < p.end), "")
 
 
-def render_clip(renderer: LipSyncRenderer, baked: Baked, audio: np.ndarray) -> Clip:
-    """Render `audio` in one-second chunks with left context, as a turn streams them."""
+def render_clip(
+    renderer: LipSyncRenderer,
+    baked: Baked,
+    audio: np.ndarray,
+    phonemes: Sequence[PhonemeSpan] = (),
+) -> Clip:
+    """Render `audio` in one-second chunks with left context, as a turn streams them.
+
+    `phonemes`, the spans the TTS reported (samples counted from the first sample of `audio`),
+    go with each chunk as the conversation sends them: those of its left context and its own
+    audio, counted from the left context's first sample (StreamState). None: the mouth follows
+    the audio's features, as for a WAV or a voice without timings."""
     rendered: list[RenderedFrame] = []
     for start in range(0, len(audio), SAMPLE_RATE):
+        left = max(0, start - SAMPLE_RATE)
+        end = start + SAMPLE_RATE
         state = StreamState(
             turn_frame=start // SAMPLES_PER_FRAME,
-            left_audio=audio[max(0, start - SAMPLE_RATE) : start],
+            left_audio=audio[left:start],
+            phonemes=tuple(
+                PhonemeSpan(p.ipa, max(p.start, left) - left, min(p.end, end) - left)
+                for p in phonemes
+                if p.end > left and p.start < end
+            ),
         )
-        for batch in renderer.render(
-            baked, audio[start : start + SAMPLE_RATE], state, lambda: False
-        ):
+        for batch in renderer.render(baked, audio[start:end], state, lambda: False):
             rendered.extend(batch)
-    return Clip([paste(baked, f) for f in rendered], rendered, audio)
+    return Clip([paste(baked, f) for f in rendered], rendered, audio, tuple(phonemes))
+
+
+def still_start(
+    audio: np.ndarray, phonemes: Sequence[PhonemeSpan] = (), seconds: float = 0.5
+) -> tuple[np.ndarray, tuple[PhonemeSpan, ...]]:
+    """`audio` after `seconds` of silence (the sheet's first frames show the photo at rest),
+    and its phonemes moved with it."""
+    lead = int(SAMPLE_RATE * seconds)
+    moved = tuple(PhonemeSpan(p.ipa, p.start + lead, p.end + lead) for p in phonemes)
+    return np.concatenate([np.zeros(lead, np.int16), audio.astype(np.int16)]), moved
 
 
 def paste(baked: Baked, frame: RenderedFrame) -> np.ndarray:
@@ -80,14 +115,16 @@ def write_mp4(clip: Clip, path: Path) -> None:
 def contact_sheet(
     baked: Baked, clip: Clip, *, count: int = 15, scale: float = 1.5, title: str = ""
 ) -> np.ndarray:
-    """A grid of the mouth region (the idle frame's first, then speech frames), RGB uint8."""
+    """A grid of the mouth region (the idle frame's first, then speech frames, each labelled
+    with its number and, when the clip has timings, the phoneme spoken in it), RGB uint8."""
     picks = sheet_frames_of(baked, clip, count)
     box = clip.rendered[0].box
     # The mouth region and a margin, so the nose and the chin show what moved and what did not.
     margin = box.h // 8
     tiles = [_tile(baked.frames[0], box, margin, scale, "idle")]
     for i in picks:
-        tiles.append(_tile(clip.frames[i], clip.rendered[i].box, margin, scale, f"{i}"))
+        label = f"{i} {clip.phoneme_at(i)}".strip()  # the frame, and its phoneme when known
+        tiles.append(_tile(clip.frames[i], clip.rendered[i].box, margin, scale, label))
     rows = [tiles[k : k + SHEET_COLUMNS] for k in range(0, len(tiles), SHEET_COLUMNS)]
     blank = np.full_like(tiles[0], 255)
     grid = np.concatenate(
@@ -136,6 +173,16 @@ def _titled(grid: np.ndarray, title: str) -> np.ndarray:
 
 
 def sheet_frames_of(baked: Baked, clip: Clip, count: int) -> list[int]:
+    """`count` frames evenly over the speech: over the phonemes' middle frames when the clip
+    has timings (each tile then shows one phoneme at its fullest), else over the frames whose
+    mouth moved."""
+    if clip.phonemes:
+        last = len(clip.rendered) - 1
+        middles = sorted(
+            {min(last, (p.start + p.end) // 2 // SAMPLES_PER_FRAME) for p in clip.phonemes}
+        )
+        picks = np.linspace(0, len(middles) - 1, min(count, len(middles))).round().astype(int)
+        return [middles[k] for k in picks]
     moving = []
     for i, f in enumerate(clip.rendered):
         box = f.box
@@ -155,11 +202,39 @@ def _tile(frame: np.ndarray, box: Box, margin: int, scale: float, label: str) ->
         frame[top:bottom, left:right], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC
     )
     tile = cv2.copyMakeBorder(tile, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=(255, 255, 255))
-    cv2.putText(
-        tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 2, cv2.LINE_AA
+    return _labelled(tile, label)
+
+
+@cache
+def _font() -> ImageFont.FreeTypeFont:
+    """DejaVu Sans (matplotlib's): it has the IPA letters of the phoneme labels."""
+    from matplotlib import font_manager  # only where a sheet is drawn
+
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 15)
+
+
+def _labelled(tile: np.ndarray, label: str) -> np.ndarray:
+    """`label` in black, outlined in white, at the tile's top left."""
+    image = Image.fromarray(tile)
+    ImageDraw.Draw(image).text(
+        (6, 3), label, font=_font(), fill=(0, 0, 0), stroke_width=2, stroke_fill=(255, 255, 255)
     )
-    cv2.putText(tile, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    return tile
+    return np.asarray(image).copy()
+
+
+def mp4_bytes(clip: Clip) -> bytes:
+    """The MP4 of `write_mp4`, as bytes (written in a private temporary folder)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "preview.mp4"
+        write_mp4(clip, path)
+        return path.read_bytes()
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError("could not encode the PNG")
+    return encoded.tobytes()
 
 
 def write_png(image: np.ndarray, path: Path) -> None:

@@ -15,6 +15,10 @@ from django.core.management import CommandError, call_command
 from PIL import Image
 from skimage import data
 
+from bench import preview
+from conversation.preview import speak
+from lipsync_worker.contract import BakeSource, StreamState
+from lipsync_worker.renderers.cpu import CpuRenderer
 from tests.speech_audio import espeak_pcm16
 
 
@@ -61,3 +65,33 @@ def test_a_picture_that_cannot_make_an_avatar_is_refused_with_the_bakes_reason(
             "--sheet", str(tmp_path / "sheet.png"), stdout=io.StringIO(),
         )  # fmt: skip
     assert not (tmp_path / "sheet.png").exists()
+
+
+def test_a_piper_sentence_is_previewed_by_its_phonemes_as_a_live_answer_is(
+    tmp_path: Path,
+) -> None:
+    speech = speak("Bob may move the map.", voice="", language="en", backend="piper")
+    assert speech.voice.startswith("piper:")
+    assert {"b", "m", "p"} <= {span.ipa for span in speech.phonemes}
+    audio, phonemes = preview.still_start(speech.pcm, speech.phonemes)
+    assert phonemes[0].start >= 8_000  # moved with the half second of silence before
+    portrait = tmp_path / "portrait.png"
+    Image.fromarray(data.astronaut()).save(portrait)
+    renderer = CpuRenderer()
+    baked = renderer.bake(BakeSource(path=portrait, out_dir=tmp_path / "baked"))
+    timed = preview.render_clip(renderer, baked, audio, phonemes)
+    heard = preview.render_clip(renderer, baked, audio)
+    # Cut into one-second chunks (two here), each with its left context's phonemes counted from that
+    # context's first sample, the clip is the sentence rendered whole with all of them.
+    whole = [
+        frame
+        for batch in renderer.render(baked, audio, StreamState(phonemes=phonemes), lambda: False)
+        for frame in batch
+    ]
+    assert len(audio) > 16_000 and len(timed.rendered) == len(whole)
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(timed.rendered, whole, strict=True))
+    changed = [
+        not np.array_equal(a.image, b.image)
+        for a, b in zip(timed.rendered, heard.rendered, strict=True)
+    ]
+    assert sum(changed) > len(changed) // 4  # the phonemes, not only the sound, shape the mouth

@@ -1,41 +1,28 @@
 """`python manage.py preview_avatar demo --text "..." --out out.mp4 --sheet sheet.png`.
 
-Bakes an avatar (or any picture or video with `--source`) privately with the CPU renderer,
-renders a sentence or a WAV on it, and writes an MP4 with sound and a contact sheet of the
-mouth region: what an operator looks at before putting an avatar live. Nothing is saved to
+Bakes an avatar (or any picture or video with `--source`, spoken by the default English
+voice) privately with the CPU renderer, renders a sentence (with the voice's phoneme timings
+when it reports them: Piper) or a WAV on it, and writes an MP4 with sound and a contact sheet
+of the mouth region: what an operator looks at before putting an avatar live. Nothing is saved to
 the avatar; a picture that cannot make an avatar is refused with the bake's own reason.
 """
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bench import preview
-from lipsync_worker.contract import SAMPLE_RATE, BakeError, BakeSource
+from contracts.phonemes import PhonemeSpan
+from conversation.preview import speak
+from conversation.tts.base import TtsError
+from lipsync_worker.contract import BakeError, BakeSource
 from lipsync_worker.renderers.cpu import CpuRenderer
 
 DEFAULT_TEXT = "Our store is open from nine to six, Monday to Saturday. How can I help you?"
-
-
-async def _speak(text: str, backend: str, voice: str, language: str) -> np.ndarray:
-    from conversation.tts.base import OUTPUT_RATE
-    from conversation.tts.select import build_tts
-
-    tts = build_tts(
-        backend, voices_dir=settings.TTS_VOICES_DIR, espeak_program=settings.ESPEAK_PROGRAM
-    )
-    blocks = [block async for block in tts.synthesize(text, voice=voice, language=language)]
-    audio = np.concatenate(blocks) if blocks else np.zeros(0, np.int16)
-    if OUTPUT_RATE != SAMPLE_RATE:
-        raise CommandError(f"the TTS speaks at {OUTPUT_RATE} Hz, the renderer needs {SAMPLE_RATE}")
-    return audio.astype(np.int16)
 
 
 class Command(BaseCommand):
@@ -57,12 +44,18 @@ class Command(BaseCommand):
         if not (options["out"] or options["sheet"] or options["shapes"]):
             raise CommandError("nothing to write: give --out, --sheet or --shapes")
         source, backend, voice, language = self._source(options)
+        phonemes: tuple[PhonemeSpan, ...] = ()  # a WAV has none: the mouth follows its sound
         if options["wav"]:
             audio = preview.read_wav(Path(options["wav"]))
         else:
             text = options["text"] or DEFAULT_TEXT
-            audio = asyncio.run(_speak(text, backend, voice, language))
-        audio = np.concatenate([np.zeros(SAMPLE_RATE // 2, np.int16), audio])  # a still start
+            try:
+                speech = speak(text, voice=voice, language=language, backend=backend)
+            except TtsError as error:
+                raise CommandError(f"the voice could not speak: {error}") from error
+            audio, phonemes = speech.pcm, speech.phonemes
+            self.stdout.write(f"spoken by {speech.voice}, {len(phonemes)} phoneme timings")
+        audio, phonemes = preview.still_start(audio, phonemes)
         renderer = CpuRenderer()
         with tempfile.TemporaryDirectory() as tmp:
             try:
@@ -71,7 +64,7 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"this avatar cannot be baked ({error.code}): {error.message}"
                 ) from error
-            clip = preview.render_clip(renderer, baked, audio)
+            clip = preview.render_clip(renderer, baked, audio, phonemes)
             if options["out"]:
                 preview.write_mp4(clip, Path(options["out"]))
             if options["sheet"]:
@@ -92,7 +85,7 @@ class Command(BaseCommand):
             path = Path(options["source"])
             if not path.is_file():
                 raise CommandError(f"no file {path}")
-            return path, "espeak", "en-us", "en"
+            return path, "piper", "", "en"  # the default English voice
         if not options["avatar"]:
             raise CommandError("name an avatar slug or give --source")
         from avatars.selectors import avatar_get_by_slug, avatar_has_valid_consent
