@@ -3,15 +3,18 @@ services."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib import admin, messages
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -120,12 +123,15 @@ class AvatarAdmin(admin.ModelAdmin):
             self.admin_site.admin_view(self.bake_states),
             name="avatars_avatar_bake_status",
         )
-        preview = path(
-            "voice-preview/",
-            self.admin_site.admin_view(self.voice_preview),
-            name="avatars_avatar_voice_preview",
+        # The two previews check who asks themselves: asynchronous, they take no thread of
+        # the process's shared one while a voice or a renderer works.
+        preview = path("voice-preview/", self.voice_preview, name="avatars_avatar_voice_preview")
+        speaking = path(
+            "<int:pk>/preview-speaking/",
+            self.preview_speaking_page,
+            name="avatars_avatar_preview_speaking",
         )
-        return [states, preview, *super().get_urls()]
+        return [states, preview, speaking, *super().get_urls()]
 
     def get_fieldsets(self, request: HttpRequest, obj: Avatar | None = None) -> Any:
         """A voice picker per language the avatar speaks, after the main language's."""
@@ -150,10 +156,13 @@ class AvatarAdmin(admin.ModelAdmin):
         fields = [field for field in named if not field.startswith("voice_")]
         return super().get_form(request, obj, change, fields=fields, **kwargs)
 
-    def voice_preview(self, request: HttpRequest) -> HttpResponse:
+    async def voice_preview(self, request: HttpRequest) -> HttpResponse:
         """GET ?voice=kokoro:jm_kumo&language=ja&backend=piper: a WAV of a short sentence in
-        that voice, spoken as a session would speak it (espeak-ng when the voice fails)."""
-        if not self.has_view_permission(request):
+        that voice, spoken as a session would speak it (espeak-ng when the voice fails), on a
+        thread of its own (`preview_speaking_page` says why)."""
+        if not await sync_to_async(self.admin_site.has_permission)(request):
+            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        if not await sync_to_async(self.has_view_permission)(request):
             raise PermissionDenied
         language = request.GET.get("language", "").lower()
         voice = request.GET.get("voice", "")
@@ -168,7 +177,9 @@ class AvatarAdmin(admin.ModelAdmin):
         if voice not in [key for key, _ in voice_choices(language, backend)]:
             return HttpResponse("Not an installed voice.", status=400, content_type="text/plain")
         try:
-            sample = catalogue.sample(voice=voice, language=language, backend=backend)
+            sample = await asyncio.to_thread(
+                catalogue.sample, voice=voice, language=language, backend=backend
+            )
         except voice_catalogue.SampleFailed as error:
             return HttpResponse(
                 f"The voice could not speak: {error}", status=503, content_type="text/plain"
@@ -234,20 +245,33 @@ class AvatarAdmin(admin.ModelAdmin):
     def preview_speaking(
         self, request: HttpRequest, queryset: QuerySet[Avatar]
     ) -> HttpResponse | None:
-        """A page with a sentence to say and, once sent, the avatar saying it: an MP4 with
-        sound and a contact sheet of the mouth, rendered in this request from a private bake
-        of its picture. Nothing is saved; the files travel in the page as data URLs."""
+        """To the page where staff see the avatar say a sentence (`preview_speaking_page`)."""
         avatar = queryset.first()
         refusal = _preview_refusal(avatar, queryset.count())
         if refusal or avatar is None:
             self.message_user(request, f"Not previewed: {refusal}", messages.ERROR)
             return None
+        return HttpResponseRedirect(
+            reverse("admin:avatars_avatar_preview_speaking", args=[avatar.pk])
+        )
+
+    async def preview_speaking_page(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A sentence to say and, once sent, the avatar saying it: an MP4 with sound and a
+        contact sheet of the mouth, rendered from a private bake of its picture. Nothing is
+        saved; the files travel in the page as data URLs. Asynchronous, the rendering on a
+        thread of its own: the few seconds it takes never hold up the one thread the process's
+        synchronous work (customers' sessions' database reads included) shares."""
+        site = self.admin_site
+        if not await sync_to_async(site.has_permission)(request):
+            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        if not await sync_to_async(self.has_view_permission)(request):
+            raise PermissionDenied
+        avatar = await Avatar.objects.filter(pk=pk).afirst()
+        refusal = await sync_to_async(_preview_refusal)(avatar, 1)
         previewer = voice_catalogue.previewer()
-        if previewer is None:
-            self.message_user(
-                request, "Not previewed: no previews in this process.", messages.ERROR
-            )
-            return None
+        if refusal or avatar is None or previewer is None:
+            why = refusal or "no previews in this process."
+            return HttpResponse(f"Not previewed: {why}", status=409, content_type="text/plain")
         asked = "preview" in request.POST
         form = PreviewSpeakingForm(
             request.POST if asked else None, initial={"text": preview_sentence(avatar.language)}
@@ -255,7 +279,8 @@ class AvatarAdmin(admin.ModelAdmin):
         made = None
         if asked and form.is_valid():
             try:
-                made = previewer.render(
+                made = await asyncio.to_thread(
+                    previewer.render,
                     source=Path(avatar.source_media.path),
                     text=form.cleaned_data["text"],
                     voice=avatar.voice,
@@ -265,17 +290,17 @@ class AvatarAdmin(admin.ModelAdmin):
             except voice_catalogue.PreviewFailed as error:
                 form.add_error(None, f"No preview: {error}")
         context = {
-            **self.admin_site.each_context(request),
+            **await sync_to_async(site.each_context)(request),
             "title": f"Preview {avatar.name} speaking",
             "avatar": avatar,
             "form": form,
-            "action": "preview_speaking",
             "opts": self.model._meta,
             "made": made,
             "video": _data_url("video/mp4", made.mp4) if made else "",
             "sheet": _data_url("image/png", made.sheet) if made else "",
         }
         response = TemplateResponse(request, "admin/avatars/preview_speaking.html", context)
+        await sync_to_async(response.render)()
         response["Cache-Control"] = "private, no-store"  # the face stays out of caches
         return response
 

@@ -25,11 +25,17 @@ from tests.bench.test_preview_avatar import streams
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHANGELIST = "admin:avatars_avatar_changelist"
+PAGE = "/admin/avatars/avatar/{pk}/preview-speaking/"
 
 
 def preview(client: Client, avatar: Avatar, **fields: str):  # type: ignore[no-untyped-def]
-    data = {"action": "preview_speaking", "_selected_action": [avatar.pk], **fields}
-    return client.post(reverse(CHANGELIST), data, follow=True)
+    """The action from the avatar list, which leads to the preview page; with `fields`, the
+    page's form sent."""
+    data = {"action": "preview_speaking", "_selected_action": [avatar.pk]}
+    shown = client.post(reverse(CHANGELIST), data, follow=True)
+    if not fields or shown.redirect_chain[-1][0] != PAGE.format(pk=avatar.pk):
+        return shown
+    return client.post(PAGE.format(pk=avatar.pk), fields)
 
 
 def data_url(page: str, kind: str) -> bytes:
@@ -78,3 +84,5 @@ def test_only_staff_may_preview(client: Client) -> None:
     response = preview(client, Avatar.objects.get(slug="demo"), text="Hi.", preview="Preview")
     assert "<video" not in response.content.decode()
     assert response.redirect_chain and "/login/" in response.redirect_chain[-1][0]
+    direct = client.post(PAGE.format(pk=Avatar.objects.get(slug="demo").pk), {"text": "Hi."})
+    assert direct.status_code == 302 and "/login/" in direct["Location"]
