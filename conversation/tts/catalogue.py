@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import aclosing
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 
 from avatars.voice_catalogue import SampleFailed, VoiceChoice, VoiceSample
-from conversation.tts.base import OUTPUT_RATE, TtsError
+from contracts.phonemes import PhonemeSpan
+from conversation.tts.base import OUTPUT_RATE, TtsError, phonemes_of
 from conversation.tts.espeak import EspeakTts
 from conversation.tts.select import AvatarVoice, engine_for, usable_voice
 from conversation.tts.voices import (
@@ -69,31 +71,65 @@ class InstalledVoices:
         ]
 
     def sample(self, *, voice: str, language: str, backend: str) -> VoiceSample:
-        registry = installed_voices(self.voices_dir)
-        engine = engine_for(backend)
-        # Loaded here, and espeak-ng in its place (with the warning) when it fails to load.
-        chosen = usable_voice(registry, voice, language, engine=engine, models_dir=self.models_dir)
-        tts = AvatarVoice(
-            registry,
-            engine=engine,
-            espeak=EspeakTts(program=settings.ESPEAK_PROGRAM),
-            models_dir=self.models_dir,
-        )
         text = SAMPLES.get(base_language(language), SAMPLES["en"])
-
-        async def speak() -> np.ndarray:
-            blocks = tts.synthesize(text, voice=chosen.id, language=language)
-            async with aclosing(blocks):
-                pcm = [block async for block in blocks]
-            return np.concatenate(pcm) if pcm else np.zeros(0, np.int16)
-
         try:
-            pcm = asyncio.run(speak())
+            speech = speak(
+                text,
+                voice=voice,
+                language=language,
+                backend=backend,
+                voices_dir=self.voices_dir,
+                models_dir=self.models_dir,
+            )
         except TtsError as error:  # e.g. espeak-ng not installed: there is nothing to play
             raise SampleFailed(str(error)) from None
-        spoke = registry.espeak_for(language) if tts.fell_back else chosen
-        return VoiceSample(wav=_wav(pcm), voice=spoke.id)
+        return VoiceSample(wav=_wav(speech.pcm), voice=speech.voice)
 
 
 def _wav(pcm: np.ndarray) -> bytes:
     return wav_bytes(pcm, OUTPUT_RATE)
+
+
+@dataclass(frozen=True)
+class Speech:
+    pcm: np.ndarray  # int16 mono at 16 kHz, the TTS's and the renderer's rate
+    phonemes: tuple[PhonemeSpan, ...]  # samples from the first of `pcm`; none from espeak-ng
+    voice: str  # the id of the voice that spoke: espeak-ng's when the chosen one failed
+
+
+def speak(
+    text: str,
+    *,
+    voice: str,
+    language: str,
+    backend: str,
+    voices_dir: Path | None = None,
+    models_dir: Path | None = None,
+) -> Speech:
+    """`text` in `voice`, as a session with that avatar speaks it (the neural voice loaded
+    here, espeak-ng in its place, with the warning, when it fails); blocking. Raises TtsError.
+    The voices and models folders are the settings' unless given."""
+    registry = installed_voices(voices_dir or settings.TTS_VOICES_DIR)
+    engine = engine_for(backend)
+    models = models_dir or settings.MODELS_DIR
+    chosen = usable_voice(registry, voice, language, engine=engine, models_dir=models)
+    tts = AvatarVoice(
+        registry,
+        engine=engine,
+        espeak=EspeakTts(program=settings.ESPEAK_PROGRAM),
+        models_dir=models,
+    )
+
+    async def blocks() -> tuple[list[np.ndarray], list[PhonemeSpan]]:
+        pcm: list[np.ndarray] = []
+        spans: list[PhonemeSpan] = []
+        async with aclosing(tts.synthesize(text, voice=chosen.id, language=language)) as out:
+            async for block in out:
+                spans += phonemes_of(block)  # counted from the first sample of the text
+                pcm.append(np.asarray(block, np.int16))
+        return pcm, spans
+
+    pcm, spans = asyncio.run(blocks())
+    audio = np.concatenate(pcm) if pcm else np.zeros(0, np.int16)
+    spoke = registry.espeak_for(language) if tts.fell_back else chosen
+    return Speech(audio, () if tts.fell_back else tuple(spans), spoke.id)

@@ -16,7 +16,7 @@ from PIL import Image
 from skimage import data
 
 from bench import preview
-from conversation.preview import speak
+from conversation.tts.catalogue import speak
 from lipsync_worker.contract import BakeSource, StreamState
 from lipsync_worker.renderers.cpu import CpuRenderer
 from tests.speech_audio import espeak_pcm16

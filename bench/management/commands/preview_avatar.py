@@ -17,8 +17,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bench import preview
 from contracts.phonemes import PhonemeSpan
-from conversation.preview import speak
 from conversation.tts.base import TtsError
+from conversation.tts.catalogue import speak
 from lipsync_worker.contract import BakeError, BakeSource
 from lipsync_worker.renderers.cpu import CpuRenderer
 
