@@ -24,6 +24,10 @@ CLOSED_GAP = 0.035  # inner-lip gap at the centre / mouth width below which the 
 TEETH_SHARE = 0.15  # teeth over this share of the opening make a `teeth` mouth
 MAX_YAW = 0.2  # nose off the cheeks' midpoint by this share of the face width: turned too far
 LIPS_VS_SKIN = 5.0  # Lab distance of lips from the skin around them below which lips are hidden
+# ... unless the line between the lips is this much darker than the lips (L*, 0..255): thin
+# pale lips on a ruddy face (Joe Biden's portrait: 2.5 from the skin) show their closed mouth's
+# seam (21 darker) where a hand or a patch of cheek over the mouth shows none (-2).
+SEAM_DARKER = 10.0
 
 
 class MouthState(enum.StrEnum):
@@ -102,7 +106,8 @@ def measure(rgb: np.ndarray, points: np.ndarray) -> MouthPose:
     grown = cv2.dilate(outer, np.ones((ring_size, ring_size), np.uint8))
     skin = np.clip(grown - cv2.dilate(outer, np.ones((3, 3), np.uint8)), 0, 1)
     lab = _lab(rgb)
-    if float(np.linalg.norm(_mean(lab, lips) - _mean(lab, skin))) < LIPS_VS_SKIN:
+    apart_from_skin = float(np.linalg.norm(_mean(lab, lips) - _mean(lab, skin)))
+    if apart_from_skin < LIPS_VS_SKIN and _seam_darkness(lab, points, outer, inner) < SEAM_DARKER:
         raise BakeError(
             BakeFailure.MOUTH_COVERED,
             "The lips cannot be told from the skin around them: the mouth looks covered. "
@@ -119,6 +124,18 @@ def measure(rgb: np.ndarray, points: np.ndarray) -> MouthPose:
     ys, xs = np.nonzero(teeth > 0.5)
     box = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
     return MouthPose(MouthState.TEETH, gap, turned, upper, lower, box)
+
+
+def _seam_darkness(
+    lab: np.ndarray, points: np.ndarray, outer: np.ndarray, inner: np.ndarray
+) -> float:
+    """How much darker (L*) the line between the lips, and any opening, is than the lips."""
+    seam = np.zeros(lab.shape[:2], np.float32)
+    middle = (points[list(lm.UPPER_INNER)] + points[list(lm.LOWER_INNER)][::-1]) / 2
+    thickness = max(1, int(round(lm.mouth_width(points) / 40)))
+    cv2.polylines(seam, [np.round(middle).astype(np.int32)], False, 1.0, thickness)
+    seam = np.clip(seam + inner, 0, 1)
+    return float(_mean(lab, np.clip(outer - seam, 0, 1))[0] - _mean(lab, seam)[0])
 
 
 def _teeth(lab: np.ndarray, lips: np.ndarray, inner: np.ndarray) -> np.ndarray:
