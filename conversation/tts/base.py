@@ -85,8 +85,9 @@ class SpeechBlock(np.ndarray[Any, np.dtype[np.int16]]):
 
 
 def phonemes_of(block: np.ndarray) -> tuple[PhonemeSpan, ...]:
-    """The phoneme spans a TTS block carries: Piper's, when its voice reports alignments; none
-    from espeak-ng and Kokoro (the renderer then shapes the mouth by the audio)."""
+    """The phoneme spans a TTS block carries: Piper's and Kokoro's when their models report
+    durations, espeak-ng's from its library; none otherwise (the renderer then shapes the
+    mouth by the audio)."""
     return block.phonemes if isinstance(block, SpeechBlock) else ()
 
 

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import shutil
 from contextlib import aclosing
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conversation.tts.base import OUTPUT_RATE, TtsError, TtsErrorKind
+from conversation.tts.base import OUTPUT_RATE, TtsError, TtsErrorKind, phonemes_of
 from conversation.tts.espeak import EspeakTts, speakable
 from conversation.tts.pcm import MAX_BLOCK, MIN_BLOCK
 from tests.conversation.tts.child_processes import (
@@ -16,6 +18,7 @@ from tests.conversation.tts.child_processes import (
     cmdline,
     process_state,
 )
+from tests.conversation.tts.conftest import timed_speech
 
 ANSWER = (
     "Thanks for asking about our opening hours. The store is open from nine in the morning "
@@ -168,3 +171,27 @@ async def test_empty_text_yields_nothing() -> None:
 
 def test_phoneme_input_syntax_is_read_as_text() -> None:
     assert "[[" not in speakable("say [[h@'loU]] now\x00")
+
+
+async def test_the_voice_says_when_each_phoneme_is_spoken(caplog: pytest.LogCaptureFixture) -> None:
+    """The library's phoneme events fit the command's audio (`timed_speech`, as Piper's), in
+    espeak-ng's IPA; a voice variant and another rate keep them fitting."""
+    with caplog.at_level(logging.WARNING, logger="conversation.tts.espeak"):
+        _, spans = timed_speech(
+            await collect("Maybe we can meet on Monday. Thank you for waiting.")
+        )
+        slow = EspeakTts(rate_wpm=120, pitch=30)
+        timed_speech(await collect("Bonjour. Comment allez-vous?", slow, voice="fr+f2"))
+
+    assert "differ" not in caplog.text  # the command's audio within a frame of the library's
+    assert len(spans) > 30
+    sounds = [span.ipa.strip("ˈˌː") for span in spans]
+    assert sounds[0] == "m" and sounds.count("m") >= 3 and {"b", "θ", "w"} <= set(sounds)
+
+
+async def test_another_program_speaks_without_the_librarys_timings(tmp_path: Path) -> None:
+    program = tmp_path / "other-espeak"
+    program.symlink_to(shutil.which("espeak-ng") or "espeak-ng")
+    blocks = await collect(ANSWER, EspeakTts(program=str(program)))
+
+    assert seconds(blocks) > 3 and not any(phonemes_of(b) for b in blocks)
