@@ -215,7 +215,7 @@ def test_rounding_draws_the_corners_in_and_the_smile_down(cpu_baked: Baked) -> N
 
 
 def test_the_open_mouth_is_dark_inside_but_not_black(cpu_baked: Baked) -> None:
-    """Wide open, the darkest part of the cavity keeps about a third of the lips' light."""
+    """Wide open, the darkest part of the cavity keeps over a fifth of the lips' light: not black."""
     arrays = cpu_baked.arrays
     still = full_frame_of_shape(cpu_baked, None)
     opened = full_frame_of_shape(cpu_baked, (1.0, 0.0))
@@ -227,8 +227,9 @@ def test_the_open_mouth_is_dark_inside_but_not_black(cpu_baked: Baked) -> None:
         mesh.close()
     assert p is not None
     inner = polygon_mask(opened.shape[:2], p[list(lm.LIPS_INNER)])
-    inner = cv2.erode((inner > 0.5).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    # The cavity: inside the opening, below the photo's teeth (which ride on the upper lip).
+    inner = cv2.erode((inner > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    # The cavity: inside the opening the face model sees, away from its edge, where the render
+    # changed the photo (her teeth may count too: light, they only raise the top percentile).
     changed = np.abs(opened.astype(int) - still).sum(2) > 12
     luma = cv2.cvtColor(opened, cv2.COLOR_RGB2GRAY).astype(np.float32)
     cavity = luma[inner & changed]
@@ -237,7 +238,7 @@ def test_the_open_mouth_is_dark_inside_but_not_black(cpu_baked: Baked) -> None:
     lip_light = float(np.median(cv2.cvtColor(still, cv2.COLOR_RGB2GRAY)[lips]))
     assert cavity.size > 100
     darkest = float(np.percentile(cavity, 2))
-    assert darkest > 0.25 * lip_light, (darkest, lip_light)
+    assert darkest > 0.22 * lip_light, (darkest, lip_light)  # 0.26 here; 0.15 before, near black
     assert float(np.percentile(cavity, 98)) > 1.8 * darkest  # shaded, not one flat tone
 
 
