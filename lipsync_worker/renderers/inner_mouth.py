@@ -1,11 +1,12 @@
 """The inside of the mouth, made from the photo: its own teeth moved with the lips, a shaded cavity.
 
-The cavity is the photo's lips and mouth stretched into the opening and darkened towards its
-middle (an open mouth is dark inside, lighter where the lips fold in); what the source's own
-opening shows rides along: its upper part (upper teeth) on the upper lip, its lower part
-(lower teeth) on the jaw, cut by the new opening, so the source's mouth comes back exactly
-at its own openness. Every
-edge is anti-aliased and feathered. Nothing is painted in a colour the photo does not have.
+The cavity is lined with the photo's own lips, unrolled into the opening (the upper lip above,
+the lower lip below), and shaded: the back of the mouth dark but not black, lighter where the
+lower lip folds in, and the tongue a soft dome rising from the bottom, lit on top. What the
+source's own opening shows rides along: its upper part (upper teeth) on the upper lip, its
+lower part (lower teeth) on the jaw, cut by the new opening, so the source's mouth comes back
+exactly at its own openness. Every edge is anti-aliased and feathered. Nothing is painted in a
+colour the photo does not have: every shade is a lip pixel of the photo, darkened and tinted.
 """
 
 from __future__ import annotations
@@ -15,13 +16,50 @@ import numpy as np
 
 from lipsync_worker.face import landmarks as lm
 from lipsync_worker.face.pose import MouthPose, polygon_mask
-from lipsync_worker.renderers.warp import Mesh, Shaped
+from lipsync_worker.renderers.warp import Mesh, MouthAxes, Shaped
 
-CAVITY_DARK = 0.18  # brightness left in the middle of the opening
-CAVITY_EDGE = 0.26  # added near the lips, fading over EDGE_FADE half mouth widths
+CAVITY_BACK = 0.38  # the back of the mouth: this share of the lips' own light, not black
+CAVITY_EDGE = 0.22  # added near the lips, fading over EDGE_FADE half mouth widths
 EDGE_FADE = 0.15
-TONGUE = 0.35  # added at the bottom of the opening
-INSIDE_TINT = np.array([1.0, 0.72, 0.72], np.float32)  # RGB: towards red
+TONGUE_TOP = 0.68  # the tongue's lit top, as a share of the lips' light
+TONGUE_SIDE = 0.4  # its sides, turning away into the shadow
+TONGUE_RISE = 0.3  # how high the tongue's top rises above the opening's bottom, half widths
+INSIDE_TINT = np.array([1.0, 0.68, 0.64], np.float32)  # RGB: mucosa in shadow, towards red
+TONGUE_TINT = np.array([1.0, 0.8, 0.8], np.float32)  # the tongue: pinker, lighter than lips
+STRIP = (12, 48)  # rows (inner edge to outer), columns (corner to corner) of an unrolled lip
+
+
+def lip_strip(
+    crop: np.ndarray, points: np.ndarray, inner: tuple[int, ...], outer: tuple[int, ...]
+) -> np.ndarray:
+    """One lip unrolled into a small rectangle, inner edge first: its grain and colours.
+
+    Its middle rows only, corner to corner short of the corners: the edges are skin or shadow.
+    """
+    axes = MouthAxes.of(points)
+    uv = axes.uv(points.astype(np.float64))
+    u = np.linspace(-0.7, 0.7, STRIP[1])
+    near, far = (uv[list(edge)] for edge in (inner, outer))
+    v_in = np.interp(u, *near[np.argsort(near[:, 0])].T)
+    v_out = np.interp(u, *far[np.argsort(far[:, 0])].T)
+    depth = np.linspace(0.2, 0.8, STRIP[0])[:, None]
+    grid = np.stack(np.broadcast_arrays(u[None, :], v_in + depth * (v_out - v_in)), -1)
+    maps = (axes.centre + axes.to_px(grid)).astype(np.float32)
+    return cv2.remap(crop, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR).astype(np.float32)
+
+
+def cavity_lining(crop: np.ndarray, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The opening's texture (height x width): the upper lip above, the lower lip below."""
+    height, width = size
+    upper = lip_strip(crop, points, lm.UPPER_INNER, lm.UPPER_OUTER)
+    lower = lip_strip(crop, points, lm.LOWER_INNER, lm.LOWER_OUTER)
+    top = max(1, height // 2)
+    return np.concatenate(
+        [
+            cv2.resize(upper[::-1], (width, top), interpolation=cv2.INTER_LINEAR),
+            cv2.resize(lower, (width, max(1, height - top)), interpolation=cv2.INTER_LINEAR),
+        ]
+    )[:height]
 
 
 def cavity_source(crop: np.ndarray, points: np.ndarray, pose: MouthPose) -> np.ndarray:
@@ -65,20 +103,38 @@ def compose(
     if opening.max() < 0.05:
         return np.clip(skin + 0.5, 0, 255).astype(np.uint8)
     out = skin.astype(np.float32)
-    inside = cv2.remap(cavity, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    inside = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), max(0.5, 0.08 * a))
     solid = (opening > 0.5).astype(np.uint8)
+    rows, cols = np.nonzero(opening > 0.05)
+    top, bottom = int(rows.min()), int(rows.max())
+    left, right = int(cols.min()), int(cols.max())
+    # The lining: the photo's own lips unrolled into the opening (a stretched lip line would
+    # streak), softened; the shading below decides how dark, the lips what colour and grain.
+    inside: np.ndarray = out.copy()
+    pad = 3
+    y0, y1 = max(0, top - pad), min(out.shape[0], bottom + pad + 1)
+    x0, x1 = max(0, left - pad), min(out.shape[1], right + pad + 1)
+    inside[y0:y1, x0:x1] = cavity_lining(crop, source, (y1 - y0, x1 - x0))
+    inside = cv2.GaussianBlur(inside, (0, 0), max(0.5, 0.05 * a))
     depth = cv2.distanceTransform(solid, cv2.DIST_L2, 3)
-    rows = np.nonzero(solid.any(1))[0]
-    top, bottom = (rows[0], rows[-1]) if len(rows) else (0, 1)
-    down = np.clip((np.arange(skin.shape[0]) - top) / max(1, bottom - top), 0, 1)[:, None]
-    # Dark in the middle, lighter where the lips fold in, and the tongue's back rising at the
-    # bottom; redder than the lips (the inside of the mouth is mucosa in shadow).
-    # The upper lip shades the top of the opening; the lower lip's fold catches light.
-    tongue = TONGUE * np.clip((down - 0.5) / 0.5, 0, 1) ** 2
+    ys = np.arange(out.shape[0], dtype=np.float32)[:, None]
+    xs = np.arange(out.shape[1], dtype=np.float32)[None, :]
+    down = np.clip((ys - top) / max(1, bottom - top), 0, 1)
+    across = (xs - (left + right) / 2) / max(1.0, (right - left) / 2)
+    # The back of the mouth in the upper lip's shadow, lighter where the lower lip folds in;
+    # the tongue a dome rising from the bottom, lit on top, its sides turning into shadow.
     fold = CAVITY_EDGE * np.exp(-depth / (EDGE_FADE * a)) * (0.3 + 0.7 * down)
-    shade = CAVITY_DARK + fold + tongue
-    inside *= shade[..., None] * INSIDE_TINT
+    back = CAVITY_BACK + 0.1 * down + fold
+    # The tongue lies low: it rises TONGUE_RISE half mouth widths above the opening's bottom,
+    # so a small opening shows little of it and a wide one more.
+    above = (bottom - ys) / max(a, 1.0)
+    dome = 1 - (across / 0.8) ** 2 - ((above + 0.1) / (TONGUE_RISE + 0.1)) ** 2
+    tongue = np.clip(dome / 0.45, 0, 1)
+    tongue = tongue * tongue * (3 - 2 * tongue)
+    lit = TONGUE_SIDE + (TONGUE_TOP - TONGUE_SIDE) * np.sqrt(np.clip(dome, 0, 1))
+    tint = (1 - tongue[..., None]) * (back[..., None] * INSIDE_TINT) + tongue[..., None] * (
+        lit[..., None] * TONGUE_TINT
+    )
+    inside *= tint
     height, width = skin.shape[:2]
     for teeth, shift in (
         (pose.upper_teeth, shaped.upper_shift),

@@ -23,6 +23,12 @@ LIFT_OPENING = 0.05  # share of an opening the upper lip takes (the jaw takes th
 LIFT_CLOSING = 0.3  # share of a closing the upper lip's inner edge takes (it rolls down)
 WIDE = 0.14  # corner shift outwards at width +1, in half mouth widths
 ROUND = 0.36  # corner shift inwards at width -1
+# Rounding (width -1), in half mouth widths unless said otherwise:
+ROUND_TALLER = 0.15  # the opening's gap grows by this share: an o is taller than it is wide
+GATHER = 0.12  # the inner lip's corners move in by this much more than the outer ones
+UNSMILE = 0.8  # share of a smile's corner lift taken back
+POUT = 0.12  # the lower lip's outer edge drops
+PUSH_UP = 0.05  # the upper lip's outer edge rises
 LIPS = frozenset(lm.LIPS_OUTER + lm.LIPS_INNER)
 
 
@@ -57,6 +63,14 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
+def smile_height(uv: np.ndarray) -> float:
+    """How far the upper lip's inner edge sits below the corners (a smile), in half mouth widths.
+
+    The upper lip, not the middle of the opening: an open mouth's middle is low without a smile.
+    """
+    return float(np.clip(uv[13, 1], 0.0, 0.3))
+
+
 def centre_gap(uv: np.ndarray) -> float:
     """Inner-lip gap at the centre (mean of the three middle pairs), in half mouth widths."""
     upper, lower = list(lm.UPPER_INNER[3:6]), list(lm.LOWER_INNER[3:6][::-1])
@@ -78,9 +92,12 @@ def shape_points(points: np.ndarray, openness: float, width: float, gap_max: flo
     up, lo = np.array(lm.UPPER_INNER), np.array(lm.LOWER_INNER[::-1])
     g0 = np.maximum(uv[lo, 1] - uv[up, 1], 0.0)
     u_pair = (uv[up, 0] + uv[lo, 0]) / 2
-    taper = 1 - 0.55 * np.minimum(u_pair**2, 1.0)
     wide, rnd = max(width, 0.0), max(-width, 0.0)
-    target = openness * gap_max * (1 - 0.2 * wide - 0.12 * rnd)
+    # An opening is a lens; a rounded one an ellipse, its sides falling off faster.
+    lens = 1 - 0.55 * np.minimum(u_pair**2, 1.0)
+    ellipse = np.sqrt(1 - np.minimum((u_pair / 0.95) ** 2, 1.0))
+    taper = (1 - rnd) * lens + rnd * ellipse
+    target = openness * gap_max * (1 - 0.2 * wide + ROUND_TALLER * rnd)
     rest = centre_gap(uv)
     delta = target - rest
     if delta >= 0:
@@ -100,8 +117,10 @@ def shape_points(points: np.ndarray, openness: float, width: float, gap_max: flo
     duv[lo_out, 1] += np.interp(uv[lo_out, 0], line_u, along_lower)
     corners = np.array(lm.CORNERS + lm.INNER_CORNERS)
     duv[corners, 1] += corner_dv - 0.05 * wide
-    # The lower lip thins when wide and pouts when rounded; the upper lip keeps its place.
-    duv[lo_out, 1] += (0.08 * rnd - 0.04 * wide) * (1 - np.minimum(uv[lo_out, 0] ** 2, 1))
+    # The lower lip thins when wide; rounded, the lips push forward: the lower lip drops and
+    # pouts, the upper lip's edge rises a little (the lips look fuller).
+    duv[lo_out, 1] += (POUT * rnd - 0.04 * wide) * (1 - np.minimum(uv[lo_out, 0] ** 2, 1))
+    duv[uo, 1] -= PUSH_UP * rnd * (1 - np.minimum(uv[uo, 0] ** 2, 1))
     # The jaw: skin below the mouth follows the lower lip's middle, fading towards the ears.
     jaw_dv = (1 - lift) * delta if delta >= 0 else float(np.mean(lower_dv[3:6]))
     u, v = uv[:, 0], uv[:, 1]
@@ -116,6 +135,17 @@ def shape_points(points: np.ndarray, openness: float, width: float, gap_max: flo
     )
     near[lips] = 1.0
     duv[:, 0] += u * k * near
+    if rnd > 0:
+        # Pursed lips gather towards the middle, the inner edge more than the outer (an o's
+        # opening is narrower than the mouth), and a smile's raised corners come down to
+        # the lips' middle line, taking the skin beside them along.
+        inner = np.array(lm.LIPS_INNER)
+        duv[inner, 0] -= GATHER * rnd * uv[inner, 0] * np.minimum(uv[inner, 0] ** 2, 1)
+        drop = UNSMILE * rnd * smile_height(uv)
+        # Fading out above the lips: the region's top edge under the nose stays put, and skin
+        # squeezed against it would tear.
+        below_nose = _smoothstep((v + 0.35) / 0.3)
+        duv[:, 1] += drop * np.minimum(u**2, 1) * near * below_nose
     moved = points + axes.to_px(duv)
     return Shaped(
         moved.astype(np.float32),

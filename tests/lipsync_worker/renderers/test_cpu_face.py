@@ -9,6 +9,7 @@ flat-coloured run of pixels before any encoding.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
@@ -16,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from contracts.phonemes import PhonemeSpan
 from lipsync_worker.contract import Baked, RenderedFrame, StreamState
 from lipsync_worker.face import landmarks as lm
-from lipsync_worker.face.pose import inner_gap
+from lipsync_worker.face.pose import inner_gap, polygon_mask
 from lipsync_worker.renderers.cpu import CpuRenderer, draw_mouth, intended_gap
 from lipsync_worker.renderers.mouth import mouth_shapes
 from tests.speech_audio import espeak_pcm16
@@ -187,3 +188,66 @@ def test_phoneme_timings_close_the_lips_for_m_and_open_them_for_a(cpu_baked: Bak
     m_frames, a_frames = [9, 19], [4, 14, 24]  # the last frame of each m, the middle of each a
     assert all(gaps[i] < 0.5 * rest for i in m_frames), (gaps, rest)
     assert all(gaps[i] > rest + 0.05 for i in a_frames), (gaps, rest)
+
+
+def test_rounding_draws_the_corners_in_and_the_smile_down(cpu_baked: Baked) -> None:
+    """Rounded (o, u), the face model sees a narrower mouth whose smiling corners came down.
+
+    She smiles: at rest her corners sit five pixels above her upper lip's inner middle. The
+    renderer before this check narrowed the mouth but left the corners up (3 px for o, 4 for u).
+    """
+
+    def lift(p: np.ndarray) -> float:
+        return float(p[13, 1] - p[list(lm.CORNERS), 1].mean())
+
+    mesh = lm.face_mesh(static=True)
+    try:
+        rest = lm.run_mesh(mesh, full_frame_of_shape(cpu_baked, None))
+        assert rest is not None and lift(rest) > 3.0
+        for shape in ((0.55, -1.0), (0.3, -1.0)):
+            rounded = lm.run_mesh(mesh, full_frame_of_shape(cpu_baked, shape))
+            assert rounded is not None
+            narrower = lm.mouth_width(rounded) / lm.mouth_width(rest)
+            assert narrower < 0.8, (shape, narrower)
+            assert lift(rounded) < 0.3 * lift(rest), (shape, lift(rounded), lift(rest))
+    finally:
+        mesh.close()
+
+
+def test_the_open_mouth_is_dark_inside_but_not_black(cpu_baked: Baked) -> None:
+    """Wide open, the darkest part of the cavity keeps over a fifth of the lips' light: not black."""
+    arrays = cpu_baked.arrays
+    still = full_frame_of_shape(cpu_baked, None)
+    opened = full_frame_of_shape(cpu_baked, (1.0, 0.0))
+    face = cpu_baked.face_boxes[0]
+    mesh = lm.face_mesh(static=True)
+    try:
+        p = lm.run_mesh(mesh, opened)
+    finally:
+        mesh.close()
+    assert p is not None
+    inner = polygon_mask(opened.shape[:2], p[list(lm.LIPS_INNER)])
+    inner = cv2.erode((inner > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    # The cavity: inside the opening the face model sees, away from its edge, where the render
+    # changed the photo (her teeth may count too: light, they only raise the top percentile).
+    changed = np.abs(opened.astype(int) - still).sum(2) > 12
+    luma = cv2.cvtColor(opened, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    cavity = luma[inner & changed]
+    rest_points = arrays["landmarks"][0] + (face.x, face.y)
+    lips = polygon_mask(still.shape[:2], rest_points[list(lm.LOWER_OUTER + lm.LOWER_INNER)]) > 0.5
+    lip_light = float(np.median(cv2.cvtColor(still, cv2.COLOR_RGB2GRAY)[lips]))
+    assert cavity.size > 100
+    darkest = float(np.percentile(cavity, 2))
+    assert darkest > 0.22 * lip_light, (darkest, lip_light)  # 0.26 here; 0.15 before, near black
+    assert float(np.percentile(cavity, 98)) > 1.8 * darkest  # shaded, not one flat tone
+
+
+def full_frame_of_shape(baked: Baked, shape: tuple[float, float] | None) -> np.ndarray:
+    """The idle cycle's first frame with the mouth drawn at (openness, width), or as it is."""
+    x0, y0, x1, y1 = (int(v) for v in baked.arrays["mouth_region"])
+    face = baked.face_boxes[0]
+    frame = baked.frames[0].copy()
+    if shape is not None:
+        box = (slice(face.y + y0, face.y + y1), slice(face.x + x0, face.x + x1))
+        frame[box] = draw_mouth(baked.arrays, frame[box], 0, *shape)
+    return frame
