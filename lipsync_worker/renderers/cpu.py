@@ -37,7 +37,7 @@ from lipsync_worker.renderers.inner_mouth import cavity_source, compose
 from lipsync_worker.renderers.mouth import mouth_shapes
 from lipsync_worker.renderers.warp import GAP_MAX, Mesh, MouthAxes, Region, centre_gap, shape_points
 
-VERSION = 4  # 4: rounder o, a lit tongue. 3: landmark-driven warp table. Bump when baked arrays or drawing change
+VERSION = 5  # 5: o covers the teeth, clean corners, deeper cavity. 4: rounder o, tongue. 3: warp table. Bump when baked arrays or drawing change
 BATCH = 8
 OPEN_LEVELS = 13  # 0..1 in twelfths, plus the source's own openness: fine steps, no ghosting
 WIDTH_LEVELS = (-1.0, -0.5, 0.0, 0.5, 1.0)
@@ -153,14 +153,14 @@ def mouth_rig(prepared: baking.Prepared) -> tuple[dict[str, np.ndarray], dict[st
     widths = np.array(WIDTH_LEVELS, np.float32)
     region = Region.around(points, box.w)
     mesh = Mesh(points, region, gap_max)
-    cavity = cavity_source(crop, points, prepared.pose)
+    filled = cavity_source(crop, points, prepared.pose)
     height, width = region.shape
     table = np.empty((len(levels), len(widths), height, width, 3), np.uint8)
     gaps = np.empty((len(levels), len(widths)), np.float32)
     for i, openness in enumerate(levels):
         for j, spread in enumerate(widths):
             shaped = shape_points(points, float(openness), float(spread), gap_max)
-            table[i, j] = compose(crop, cavity, mesh, points, shaped, prepared.pose, axes.a)
+            table[i, j] = compose(crop, filled, mesh, points, shaped, prepared.pose, axes.a)
             gaps[i, j] = inner_gap(shaped.points)
     motion = np.stack([lm.rigid_motion(points, p) for p in prepared.landmarks])
     feather = _feather(region.shape, FEATHER * axes.a)

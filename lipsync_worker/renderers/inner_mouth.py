@@ -1,8 +1,9 @@
 """The inside of the mouth, made from the photo: its own teeth moved with the lips, a shaded cavity.
 
 The cavity is lined with the photo's own lips, unrolled into the opening (the upper lip above,
-the lower lip below), and shaded: the back of the mouth dark but not black, lighter where the
-lower lip folds in, and the tongue a soft dome rising from the bottom, lit on top. What the
+the lower lip below), and shaded for depth: darkest in the middle and under the upper teeth
+(dark but not black), lighter towards the sides and the floor, lighter still only near the lips,
+and the tongue a soft dome rising from the bottom, lit on top. What the
 source's own opening shows rides along: its upper part (upper teeth) on the upper lip, its
 lower part (lower teeth) on the jaw, cut by the new opening, so the source's mouth comes back
 exactly at its own openness. Every edge is anti-aliased and feathered. Nothing is painted in a
@@ -11,6 +12,8 @@ colour the photo does not have: every shade is a lip pixel of the photo, darkene
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -18,12 +21,16 @@ from lipsync_worker.face import landmarks as lm
 from lipsync_worker.face.pose import MouthPose, polygon_mask
 from lipsync_worker.renderers.warp import Mesh, MouthAxes, Shaped
 
-CAVITY_BACK = 0.38  # the back of the mouth: this share of the lips' own light, not black
-CAVITY_EDGE = 0.22  # added near the lips, fading over EDGE_FADE half mouth widths
-EDGE_FADE = 0.15
-TONGUE_TOP = 0.68  # the tongue's lit top, as a share of the lips' light
-TONGUE_SIDE = 0.4  # its sides, turning away into the shadow
-TONGUE_RISE = 0.3  # how high the tongue's top rises above the opening's bottom, half widths
+CORNER_DARK = 0.65  # a corner gap's pixels are darker than this share of the lips' light
+CAVITY_BACK = 0.36  # the back of the mouth, in the middle: this share of the lips' light
+CAVITY_SIDES = 0.1  # added towards the sides (the cheeks' inside catches some light)
+CAVITY_FLOOR = 0.08  # added towards the bottom (the floor of the mouth, below the tongue)
+CAVITY_EDGE = 0.34  # added near the lips (the lining they roll into), fading over EDGE_FADE
+EDGE_FADE = 0.08  # half mouth widths
+TEETH_SHADOW = 0.12  # taken off just below the upper teeth (their shadow), as a share
+TONGUE_TOP = 0.82  # the tongue's lit top, as a share of the lips' light
+TONGUE_SIDE = 0.42  # its sides, turning away into the shadow
+TONGUE_RISE = 0.32  # how high the tongue's top rises above the opening's bottom, half widths
 INSIDE_TINT = np.array([1.0, 0.68, 0.64], np.float32)  # RGB: mucosa in shadow, towards red
 TONGUE_TINT = np.array([1.0, 0.8, 0.8], np.float32)  # the tongue: pinker, lighter than lips
 STRIP = (12, 48)  # rows (inner edge to outer), columns (corner to corner) of an unrolled lip
@@ -62,17 +69,54 @@ def cavity_lining(crop: np.ndarray, points: np.ndarray, size: tuple[int, int]) -
     )[:height]
 
 
-def cavity_source(crop: np.ndarray, points: np.ndarray, pose: MouthPose) -> np.ndarray:
+@dataclass(frozen=True, slots=True)
+class FilledSource:
+    """The crop with its own opening, and the dark rim around it, filled from the lips."""
+
+    pixels: np.ndarray
+    # Soft mask (crop pixels) of the opening, a pixel beyond it and a smile's dark corner gaps:
+    # what the lips cover where they meet. Zeros for a closed mouth.
+    rim: np.ndarray
+
+
+def cavity_source(crop: np.ndarray, points: np.ndarray, pose: MouthPose) -> FilledSource:
     """The crop with its own opening (teeth, cavity) filled from the lips around it.
 
     What fills a new opening is the photo's lip tissue, not what the old opening showed:
-    stretched teeth would read as long teeth.
+    stretched teeth would read as long teeth. The rim is filled too: the face model's inner lip
+    line lies a little inside the opening, and a smile's dark corner gaps lie beyond it; where
+    the lips close or round, both would be squeezed into light or dark slivers along the seam.
     """
     if pose.state == "closed":
-        return crop
-    inside = (source_opening(crop.shape[:2], points) > 0.05).astype(np.uint8)
-    mask = cv2.dilate(inside, np.ones((3, 3), np.uint8))
-    return cv2.inpaint(crop, mask * 255, 3, cv2.INPAINT_TELEA)
+        return FilledSource(crop, np.zeros(crop.shape[:2], np.float32))
+    inside = (source_opening(crop.shape[:2], points) > 0.05) | corner_gaps(crop, points)
+    rim = cv2.dilate(inside.astype(np.uint8), np.ones((3, 3), np.uint8))
+    mask = cv2.dilate(rim, np.ones((3, 3), np.uint8))
+    filled = cv2.inpaint(crop, mask * 255, 3, cv2.INPAINT_TELEA)
+    return FilledSource(filled, cv2.GaussianBlur(rim.astype(np.float32), (0, 0), 0.6))
+
+
+def corner_gaps(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The dark gaps at the mouth's corners that touch the opening (bool, crop pixels).
+
+    Within the outer lips (a pixel beyond), in the outer part of each side, much darker than
+    the lips: the shadow between a smile's teeth and its corners, which the face model's inner
+    lip line leaves out.
+    """
+    shape = crop.shape[:2]
+    outer = polygon_mask(shape, points[list(lm.LIPS_OUTER)])
+    inner = source_opening(shape, points)
+    gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    lip_light = float(np.median(gray[(outer - inner) > 0.5]))
+    axes = MouthAxes.of(points)
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    u = axes.uv(np.stack([xs, ys], -1))[..., 0]
+    grown = cv2.dilate((outer > 0.05).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    dark = grown & (gray < CORNER_DARK * lip_light) & (np.abs(u) > 0.45)
+    opening = inner > 0.5
+    _, labels = cv2.connectedComponents((dark | opening).astype(np.uint8), connectivity=8)
+    touching = np.unique(labels[opening])
+    return dark & np.isin(labels, touching[touching > 0])
 
 
 def source_opening(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
@@ -81,7 +125,7 @@ def source_opening(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
 
 def compose(
     crop: np.ndarray,
-    cavity: np.ndarray,
+    filled: FilledSource,
     mesh: Mesh,
     source: np.ndarray,
     shaped: Shaped,
@@ -93,11 +137,14 @@ def compose(
     skin = cv2.remap(crop, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if pose.state != "closed":
         # Where the warp samples the source's opening (lips closing over it), it takes the
-        # filled opening: the lips' edge would otherwise drag teeth along.
-        hole = source_opening(crop.shape[:2], source)
+        # filled opening: the lips' edge would otherwise drag teeth along. Its rim too, as far
+        # as the corners close (`seal`): the lips then meet there, clean.
+        hole = np.maximum(source_opening(crop.shape[:2], source), shaped.seal * filled.rim)
         hit = cv2.remap(hole, map_x, map_y, cv2.INTER_LINEAR)[..., None]
-        filled = cv2.remap(cavity, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        skin = (skin * (1 - hit) + filled * hit).astype(np.float32)
+        fill = cv2.remap(
+            filled.pixels, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        skin = (skin * (1 - hit) + fill * hit).astype(np.float32)
     origin = mesh.region.origin
     opening = polygon_mask(skin.shape[:2], shaped.points[list(lm.LIPS_INNER)] - origin, soft=0.6)
     if opening.max() < 0.05:
@@ -120,14 +167,30 @@ def compose(
     xs = np.arange(out.shape[1], dtype=np.float32)[None, :]
     down = np.clip((ys - top) / max(1, bottom - top), 0, 1)
     across = (xs - (left + right) / 2) / max(1.0, (right - left) / 2)
-    # The back of the mouth in the upper lip's shadow, lighter where the lower lip folds in;
-    # the tongue a dome rising from the bottom, lit on top, its sides turning into shadow.
-    fold = CAVITY_EDGE * np.exp(-depth / (EDGE_FADE * a)) * (0.3 + 0.7 * down)
-    back = CAVITY_BACK + 0.1 * down + fold
-    # The tongue lies low: it rises TONGUE_RISE half mouth widths above the opening's bottom,
-    # so a small opening shows little of it and a wide one more.
+    height, width = skin.shape[:2]
+    layers = []
+    for teeth, shift in (
+        (pose.upper_teeth, shaped.upper_shift),
+        (pose.lower_teeth, shaped.lower_shift),
+    ):
+        move = np.array([[1, 0, shift[0] - origin[0]], [0, 1, shift[1] - origin[1]]], np.float64)
+        cover = cv2.warpAffine(teeth, move, (width, height), flags=cv2.INTER_LINEAR)
+        layers.append((move, cover))
+    # Darkest at the back, in the middle and just under the upper teeth; lighter towards the
+    # sides and the floor, and lighter still only close to the lips, where the lining rolls in
+    # (more at the lower lip, which folds towards the light).
+    fold = CAVITY_EDGE * np.exp(-depth / (EDGE_FADE * a)) * (0.4 + 0.6 * down)
+    back = CAVITY_BACK + CAVITY_SIDES * np.minimum(across**2, 1) + CAVITY_FLOOR * down + fold
+    upper_teeth = layers[0][1]
+    if upper_teeth.any():
+        drop = max(1, round(0.06 * a))
+        under = np.zeros_like(upper_teeth)
+        under[drop:] = upper_teeth[:-drop]
+        back *= 1 - TEETH_SHADOW * cv2.GaussianBlur(under, (0, 0), max(1.0, 0.12 * a))
+    # The tongue lies low: a soft dome rising TONGUE_RISE half mouth widths above the opening's
+    # bottom, lit on top, its sides turning into the shadow; a small opening shows little of it.
     above = (bottom - ys) / max(a, 1.0)
-    dome = 1 - (across / 0.8) ** 2 - ((above + 0.1) / (TONGUE_RISE + 0.1)) ** 2
+    dome = 1 - (across / 0.75) ** 2 - ((above + 0.1) / (TONGUE_RISE + 0.1)) ** 2
     tongue = np.clip(dome / 0.45, 0, 1)
     tongue = tongue * tongue * (3 - 2 * tongue)
     lit = TONGUE_SIDE + (TONGUE_TOP - TONGUE_SIDE) * np.sqrt(np.clip(dome, 0, 1))
@@ -135,19 +198,13 @@ def compose(
         lit[..., None] * TONGUE_TINT
     )
     inside *= tint
-    height, width = skin.shape[:2]
-    for teeth, shift in (
-        (pose.upper_teeth, shaped.upper_shift),
-        (pose.lower_teeth, shaped.lower_shift),
-    ):
-        if not teeth.any():
+    for move, cover in layers:
+        if not cover.any():
             continue
-        move = np.array([[1, 0, shift[0] - origin[0]], [0, 1, shift[1] - origin[1]]], np.float64)
         pixels = cv2.warpAffine(
             crop, move, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         ).astype(np.float32)
-        cover = cv2.warpAffine(teeth, move, (width, height), flags=cv2.INTER_LINEAR)[..., None]
-        inside = inside * (1 - cover) + pixels * cover
+        inside = inside * (1 - cover[..., None]) + pixels * cover[..., None]
     alpha = opening[..., None]
     out = out * (1 - alpha) + inside * alpha
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -24,11 +24,13 @@ LIFT_CLOSING = 0.3  # share of a closing the upper lip's inner edge takes (it ro
 WIDE = 0.14  # corner shift outwards at width +1, in half mouth widths
 ROUND = 0.36  # corner shift inwards at width -1
 # Rounding (width -1), in half mouth widths unless said otherwise:
+ROUND_SPAN = 0.75  # the opening's half width, as a share of the inner lips' (a small round o)
 ROUND_TALLER = 0.15  # the opening's gap grows by this share: an o is taller than it is wide
 GATHER = 0.12  # the inner lip's corners move in by this much more than the outer ones
-UNSMILE = 0.8  # share of a smile's corner lift taken back
+UNSMILE = 0.9  # share of a smile's corner lift taken back
 POUT = 0.12  # the lower lip's outer edge drops
 PUSH_UP = 0.05  # the upper lip's outer edge rises
+COVER = 0.5  # share of the source's own opening (at its middle) the rounded lips close over
 LIPS = frozenset(lm.LIPS_OUTER + lm.LIPS_INNER)
 
 
@@ -80,8 +82,10 @@ def centre_gap(uv: np.ndarray) -> float:
 @dataclass(frozen=True, slots=True)
 class Shaped:
     points: np.ndarray  # 478 x 2, crop px
-    upper_shift: np.ndarray  # px: how the upper lip's middle moved (upper teeth follow it)
+    # px: how the upper lip's middle moved, less what it came down over them by (upper teeth)
+    upper_shift: np.ndarray
     lower_shift: np.ndarray  # px: how the lower lip's middle moved (lower teeth, the jaw)
+    seal: float  # 0 (the source's corners) .. 1 (closed or rounded: the lips meet at the corners)
 
 
 def shape_points(points: np.ndarray, openness: float, width: float, gap_max: float) -> Shaped:
@@ -95,7 +99,7 @@ def shape_points(points: np.ndarray, openness: float, width: float, gap_max: flo
     wide, rnd = max(width, 0.0), max(-width, 0.0)
     # An opening is a lens; a rounded one an ellipse, its sides falling off faster.
     lens = 1 - 0.55 * np.minimum(u_pair**2, 1.0)
-    ellipse = np.sqrt(1 - np.minimum((u_pair / 0.95) ** 2, 1.0))
+    ellipse = np.sqrt(1 - np.minimum((u_pair / ROUND_SPAN) ** 2, 1.0))
     taper = (1 - rnd) * lens + rnd * ellipse
     target = openness * gap_max * (1 - 0.2 * wide + ROUND_TALLER * rnd)
     rest = centre_gap(uv)
@@ -104,7 +108,21 @@ def shape_points(points: np.ndarray, openness: float, width: float, gap_max: flo
         pair_delta, lift = delta * taper, LIFT_OPENING
     else:  # closing: every pair closes by the same share of its own gap, so the lips meet evenly
         pair_delta, lift = (target / rest - 1) * g0, LIFT_CLOSING
+    if rnd > 0:
+        # Rounded, the opening becomes an ellipse of the target's height, whatever the source's
+        # opening (a smile's long slit) was: its sides close, so the lips meet at the corners.
+        pair_delta = (1 - rnd) * pair_delta + rnd * (target * ellipse - g0)
     upper_dv, lower_dv = -lift * pair_delta, (1 - lift) * pair_delta
+    # Rounded, the lips also close, evenly, over what the source's opening showed (a smile's
+    # upper teeth, which stay where they are): the opening left is the part of the ellipse
+    # taller than that, smaller, rounder and closed towards the corners. Open (an o), the upper
+    # lip comes down over the teeth; nearly closed (a u), the lower lip comes up instead: a
+    # stretched upper lip over a slit reads as a smile again.
+    cover = COVER * rnd * rest
+    # The upper lip's share: none at openness 0.25 and below, all of it from 0.55 (an o) up.
+    upper_cover = cover * float(_smoothstep(np.array((openness - 0.25) / 0.3)))
+    upper_dv += upper_cover
+    lower_dv = upper_dv + np.maximum(g0 + pair_delta - cover, 0.0) - g0
     duv[up, 1] += upper_dv
     duv[lo, 1] += lower_dv
     corner_dv = 0.25 * (1 - lift) * max(delta, 0.0)
@@ -147,10 +165,12 @@ def shape_points(points: np.ndarray, openness: float, width: float, gap_max: flo
         below_nose = _smoothstep((v + 0.35) / 0.3)
         duv[:, 1] += drop * np.minimum(u**2, 1) * near * below_nose
     moved = points + axes.to_px(duv)
+    teeth_stay = axes.to_px(np.array([0.0, upper_cover]))  # the lip covers them, they stay
     return Shaped(
         moved.astype(np.float32),
-        (moved[13] - points[13]).astype(np.float32),
+        (moved[13] - points[13] - teeth_stay).astype(np.float32),
         (moved[14] - points[14]).astype(np.float32),
+        max(rnd, float(np.clip(-delta / max(rest, 1e-6), 0.0, 1.0))),
     )
 
 
