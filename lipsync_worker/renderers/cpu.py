@@ -37,7 +37,7 @@ from lipsync_worker.renderers.inner_mouth import cavity_source, compose
 from lipsync_worker.renderers.mouth import mouth_shapes
 from lipsync_worker.renderers.warp import GAP_MAX, Mesh, MouthAxes, Region, centre_gap, shape_points
 
-VERSION = 5  # 5: o covers the teeth, clean corners, deeper cavity. 4: rounder o, tongue. 3: warp table. Bump when baked arrays or drawing change
+VERSION = 5  # bump when baked arrays or drawing change (5: o over the teeth, clean corners)
 BATCH = 8
 OPEN_LEVELS = 13  # 0..1 in twelfths, plus the source's own openness: fine steps, no ghosting
 WIDTH_LEVELS = (-1.0, -0.5, 0.0, 0.5, 1.0)

@@ -55,11 +55,10 @@ def lip_strip(
     return cv2.remap(crop, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR).astype(np.float32)
 
 
-def cavity_lining(crop: np.ndarray, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The opening's texture (height x width): the upper lip above, the lower lip below."""
+def cavity_lining(lips: tuple[np.ndarray, np.ndarray], size: tuple[int, int]) -> np.ndarray:
+    """The opening's texture (height x width): the upper lip's strip above, the lower's below."""
     height, width = size
-    upper = lip_strip(crop, points, lm.UPPER_INNER, lm.UPPER_OUTER)
-    lower = lip_strip(crop, points, lm.LOWER_INNER, lm.LOWER_OUTER)
+    upper, lower = lips
     top = max(1, height // 2)
     return np.concatenate(
         [
@@ -71,12 +70,15 @@ def cavity_lining(crop: np.ndarray, points: np.ndarray, size: tuple[int, int]) -
 
 @dataclass(frozen=True, slots=True)
 class FilledSource:
-    """The crop with its own opening, and the dark rim around it, filled from the lips."""
+    """What every shape of one bake draws from: the crop with its own opening, and the dark
+    rim around it, filled from the lips; that opening; and the lips unrolled (the lining)."""
 
     pixels: np.ndarray
     # Soft mask (crop pixels) of the opening, a pixel beyond it and a smile's dark corner gaps:
     # what the lips cover where they meet. Zeros for a closed mouth.
     rim: np.ndarray
+    opening: np.ndarray  # the source's own opening (`source_opening`)
+    lips: tuple[np.ndarray, np.ndarray]  # the upper and the lower lip's strips (`lip_strip`)
 
 
 def cavity_source(crop: np.ndarray, points: np.ndarray, pose: MouthPose) -> FilledSource:
@@ -87,13 +89,19 @@ def cavity_source(crop: np.ndarray, points: np.ndarray, pose: MouthPose) -> Fill
     line lies a little inside the opening, and a smile's dark corner gaps lie beyond it; where
     the lips close or round, both would be squeezed into light or dark slivers along the seam.
     """
+    opening = source_opening(crop.shape[:2], points)
+    lips = (
+        lip_strip(crop, points, lm.UPPER_INNER, lm.UPPER_OUTER),
+        lip_strip(crop, points, lm.LOWER_INNER, lm.LOWER_OUTER),
+    )
     if pose.state == "closed":
-        return FilledSource(crop, np.zeros(crop.shape[:2], np.float32))
-    inside = (source_opening(crop.shape[:2], points) > 0.05) | corner_gaps(crop, points)
+        return FilledSource(crop, np.zeros(crop.shape[:2], np.float32), opening, lips)
+    inside = (opening > 0.05) | corner_gaps(crop, points)
     rim = cv2.dilate(inside.astype(np.uint8), np.ones((3, 3), np.uint8))
     mask = cv2.dilate(rim, np.ones((3, 3), np.uint8))
     filled = cv2.inpaint(crop, mask * 255, 3, cv2.INPAINT_TELEA)
-    return FilledSource(filled, cv2.GaussianBlur(rim.astype(np.float32), (0, 0), 0.6))
+    rim_soft = cv2.GaussianBlur(rim.astype(np.float32), (0, 0), 0.6)
+    return FilledSource(filled, rim_soft, opening, lips)
 
 
 def corner_gaps(crop: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -139,7 +147,7 @@ def compose(
         # Where the warp samples the source's opening (lips closing over it), it takes the
         # filled opening: the lips' edge would otherwise drag teeth along. Its rim too, as far
         # as the corners close (`seal`): the lips then meet there, clean.
-        hole = np.maximum(source_opening(crop.shape[:2], source), shaped.seal * filled.rim)
+        hole = np.maximum(filled.opening, shaped.seal * filled.rim)
         hit = cv2.remap(hole, map_x, map_y, cv2.INTER_LINEAR)[..., None]
         fill = cv2.remap(
             filled.pixels, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
@@ -160,7 +168,7 @@ def compose(
     pad = 3
     y0, y1 = max(0, top - pad), min(out.shape[0], bottom + pad + 1)
     x0, x1 = max(0, left - pad), min(out.shape[1], right + pad + 1)
-    inside[y0:y1, x0:x1] = cavity_lining(crop, source, (y1 - y0, x1 - x0))
+    inside[y0:y1, x0:x1] = cavity_lining(filled.lips, (y1 - y0, x1 - x0))
     inside = cv2.GaussianBlur(inside, (0, 0), max(0.5, 0.05 * a))
     depth = cv2.distanceTransform(solid, cv2.DIST_L2, 3)
     ys = np.arange(out.shape[0], dtype=np.float32)[:, None]
