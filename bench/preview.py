@@ -9,7 +9,8 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import wave
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,7 @@ from lipsync_worker.contract import (
     SAMPLE_RATE,
     SAMPLES_PER_FRAME,
     Baked,
+    BakeSource,
     Box,
     LipSyncRenderer,
     RenderedFrame,
@@ -75,6 +77,22 @@ def render_clip(
         for batch in renderer.render(baked, audio[start:end], state, lambda: False):
             rendered.extend(batch)
     return Clip([paste(baked, f) for f in rendered], rendered, audio, tuple(phonemes))
+
+
+@contextmanager
+def private_render(
+    renderer: LipSyncRenderer,
+    source: Path,
+    audio: np.ndarray,
+    phonemes: Sequence[PhonemeSpan] = (),
+) -> Iterator[tuple[Baked, Clip]]:
+    """`source` baked by `renderer` into a temporary folder, deleted on leaving (nothing of it is
+    kept), and `audio` rendered on it after a still start (`still_start`); the bake's BakeError
+    as it raises it."""
+    audio, timed = still_start(audio, phonemes)
+    with tempfile.TemporaryDirectory() as tmp:
+        baked = renderer.bake(BakeSource(path=source, out_dir=Path(tmp) / "baked"))
+        yield baked, render_clip(renderer, baked, audio, timed)
 
 
 def still_start(

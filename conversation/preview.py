@@ -9,7 +9,6 @@ imported at the first preview, not when the process starts."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from avatars.voice_catalogue import PreviewFailed, SpeakingPreview
@@ -26,7 +25,7 @@ class CpuPreviewer:
     ) -> SpeakingPreview:
         # Loaded by the first preview, not when a process starts.
         from bench import preview
-        from lipsync_worker.contract import BakeError, BakeSource
+        from lipsync_worker.contract import BakeError
         from lipsync_worker.renderers.cpu import CpuRenderer
 
         try:
@@ -35,22 +34,18 @@ class CpuPreviewer:
             raise PreviewFailed(f"the voice could not speak: {error}") from None
         if not len(speech.pcm):
             raise PreviewFailed("the voice said nothing: type some words")
-        audio, phonemes = preview.still_start(speech.pcm, speech.phonemes)
-        renderer = CpuRenderer()
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                baked = renderer.bake(BakeSource(path=source, out_dir=Path(tmp) / "baked"))
-            except BakeError as error:
-                raise PreviewFailed(
-                    f"this picture cannot make an avatar ({error.code}): {error.message}"
-                ) from None
-            clip = preview.render_clip(renderer, baked, audio, phonemes)
-            sheet = preview.contact_sheet(baked, clip)
-            return SpeakingPreview(
-                mp4=preview.mp4_bytes(clip),
-                sheet=preview.png_bytes(sheet),
-                frames=len(clip.frames),
-                phonemes=len(phonemes),
-                voice=speech.voice,
-                mouth=str(baked.manifest.get("mouth", {}).get("state", "")),
-            )
+        rendered = preview.private_render(CpuRenderer(), source, speech.pcm, speech.phonemes)
+        try:
+            with rendered as (baked, clip):
+                return SpeakingPreview(
+                    mp4=preview.mp4_bytes(clip),
+                    sheet=preview.png_bytes(preview.contact_sheet(baked, clip)),
+                    frames=len(clip.frames),
+                    phonemes=len(speech.phonemes),
+                    voice=speech.voice,
+                    mouth=str(baked.manifest.get("mouth", {}).get("state", "")),
+                )
+        except BakeError as error:
+            raise PreviewFailed(
+                f"this picture cannot make an avatar ({error.code}): {error.message}"
+            ) from None

@@ -9,7 +9,6 @@ the avatar; a picture that cannot make an avatar is refused with the bake's own 
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from bench import preview
 from contracts.phonemes import PhonemeSpan
 from conversation.tts.base import TtsError
 from conversation.tts.catalogue import speak
-from lipsync_worker.contract import BakeError, BakeSource
+from lipsync_worker.contract import BakeError
 from lipsync_worker.renderers.cpu import CpuRenderer
 
 DEFAULT_TEXT = "Our store is open from nine to six, Monday to Saturday. How can I help you?"
@@ -55,26 +54,22 @@ class Command(BaseCommand):
                 raise CommandError(f"the voice could not speak: {error}") from error
             audio, phonemes = speech.pcm, speech.phonemes
             self.stdout.write(f"spoken by {speech.voice}, {len(phonemes)} phoneme timings")
-        audio, phonemes = preview.still_start(audio, phonemes)
-        renderer = CpuRenderer()
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                baked = renderer.bake(BakeSource(path=source, out_dir=Path(tmp) / "baked"))
-            except BakeError as error:
-                raise CommandError(
-                    f"this avatar cannot be baked ({error.code}): {error.message}"
-                ) from error
-            clip = preview.render_clip(renderer, baked, audio, phonemes)
-            if options["out"]:
-                preview.write_mp4(clip, Path(options["out"]))
-            if options["sheet"]:
-                sheet = preview.contact_sheet(
-                    baked, clip, count=options["frames"], title=options["title"]
-                )
-                preview.write_png(sheet, Path(options["sheet"]))
-            if options["shapes"]:
-                shapes = preview.shapes_sheet(baked, title=options["title"])
-                preview.write_png(shapes, Path(options["shapes"]))
+        try:
+            with preview.private_render(CpuRenderer(), source, audio, phonemes) as (baked, clip):
+                if options["out"]:
+                    preview.write_mp4(clip, Path(options["out"]))
+                if options["sheet"]:
+                    sheet = preview.contact_sheet(
+                        baked, clip, count=options["frames"], title=options["title"]
+                    )
+                    preview.write_png(sheet, Path(options["sheet"]))
+                if options["shapes"]:
+                    shapes = preview.shapes_sheet(baked, title=options["title"])
+                    preview.write_png(shapes, Path(options["shapes"]))
+        except BakeError as error:
+            raise CommandError(
+                f"this avatar cannot be baked ({error.code}): {error.message}"
+            ) from error
         mouth = baked.manifest.get("mouth", {})
         self.stdout.write(
             f"{len(clip.frames)} frames; the source's mouth is {mouth.get('state', '?')}"
