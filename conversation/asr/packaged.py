@@ -35,11 +35,8 @@ def _package_data(package: str) -> Path:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def whisper_base(models_dir: Path, *, expected_sha256: str = MODEL_SHA256) -> Path:
