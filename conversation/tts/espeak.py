@@ -231,6 +231,16 @@ class EspeakTts:
             timeout_s=self.timeout_s,
             classify=_classify,
         )
+
+        async def stamped(block: np.ndarray) -> np.ndarray:
+            """The first block with every phoneme of the text; the others as they are."""
+            nonlocal timings, expected
+            if timings is None:
+                return block
+            timed = await timings
+            timings, expected = None, _length(timed)
+            return SpeechBlock.of(block, _spans(timed, rate))
+
         # aclosing: when this generator is closed, the process generator must die with it.
         try:
             async with aclosing(chunks):
@@ -244,19 +254,11 @@ class EspeakTts:
                         blocks = PcmBlocks(rate, channels=wav.channels, byte_limit=wav.data_size)
                     samples += len(data) // 2
                     for block in blocks.feed(data):
-                        if timings is not None:  # every phoneme goes out on the first block
-                            timed = await timings
-                            timings, expected = None, _length(timed)
-                            block = SpeechBlock.of(block, _spans(timed, rate))
-                        yield block
+                        yield await stamped(block)
             if blocks is None:
                 raise TtsError(TtsErrorKind.FAILED, f"{self.name} ended before its audio began")
             for block in blocks.finish():
-                if timings is not None:
-                    timed = await timings
-                    timings, expected = None, _length(timed)
-                    block = SpeechBlock.of(block, _spans(timed, rate))
-                yield block
+                yield await stamped(block)
             if expected and abs(expected - samples) > rate * _DRIFT_S:
                 log.warning(
                     "espeak-ng: phoneme timings for %d samples, audio of %d: the command and "

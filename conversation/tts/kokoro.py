@@ -62,6 +62,7 @@ _broken: dict[Path, str] = {}
 class KokoroModel:
     session: Any  # onnxruntime.InferenceSession
     vocab: dict[str, int]
+    symbols: dict[int, str]  # the vocabulary the other way round: a token's phoneme
     styles: dict[str, np.ndarray]  # voice name -> (510, 1, 256) style vectors by length
     g2p: Callable[[str], str]  # Japanese text -> Kokoro phonemes
     timed: bool  # the session's second output is each token's duration
@@ -150,7 +151,12 @@ def _open(path: Path) -> KokoroModel:
         archive = np.load(file)
         styles = {name: np.asarray(archive[name], dtype=np.float32) for name in archive.files}
     return KokoroModel(
-        session=session, vocab=vocab["vocab"], styles=styles, g2p=JAG2P(), timed=timed
+        session=session,
+        vocab=vocab["vocab"],
+        symbols={index: symbol for symbol, index in vocab["vocab"].items()},
+        styles=styles,
+        g2p=JAG2P(),
+        timed=timed,
     )
 
 
@@ -228,8 +234,7 @@ def _phonemes(
     frames = np.rint(np.asarray(durations, dtype=np.float64).ravel()).astype(np.int64)
     if len(frames) != len(ids) + 2 or int(frames.sum()) * SAMPLES_PER_DURATION != length:
         return ()
-    symbols = {index: symbol for symbol, index in model.vocab.items()}
-    names = [_PAD, *(symbols.get(i, _PAD) for i in ids), _PAD]
+    names = [_PAD, *(model.symbols.get(i, _PAD) for i in ids), _PAD]
     return spans_from_alignments(
         (name, int(count) * SAMPLES_PER_DURATION) for name, count in zip(names, frames, strict=True)
     )
