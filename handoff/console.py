@@ -216,8 +216,15 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         except MessageError:
             return
         await self._send_list()
-        if changed.hand_off_id == self.watching:
-            await self._send_status(self.watching)
+        if changed.hand_off_id != self.watching:
+            return
+        if changed.status == "consent":
+            # The customer's yes brings the conversation so far: an agent who opened the
+            # hand-off before it gets the whole view again, transcript and all.
+            if opened := await _opened(self.watching):
+                await self.send_json(opened)
+            return
+        await self._send_status(self.watching)
 
     async def handoff_line(self, event: dict[str, Any]) -> None:
         try:

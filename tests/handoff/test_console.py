@@ -201,3 +201,25 @@ def test_watching_shows_the_transcript_only_with_consent_and_new_lines_live() ->
         "my parcel never came",
         "are you there?",
     ]
+
+
+def test_an_agent_watching_before_the_customer_consents_gets_the_transcript_then() -> None:
+    waiting = open_handoff()
+    cookie = cookie_of(make_agent())
+
+    async def scenario() -> dict[str, Any]:
+        socket, _ = await console(cookie)
+        await socket.send_json_to({"type": "watch", "handoff_id": str(waiting.pk)})
+        before = await next_of(socket, "handoff")
+        desk = DeskForSession(avatar_id=0, session_id="", channel_name="")
+        await desk.consent(str(waiting.pk), given=True, lines=[("customer", "can I talk to you?")])
+        after = await next_of(socket, "handoff")
+        await socket.disconnect()
+        return locals()
+
+    got = play(scenario())
+    assert (
+        got["before"]["transcript"] == [] and got["before"]["handoff"]["transcript_consent"] is None
+    )
+    assert got["after"]["transcript"] == [{"role": "customer", "text": "can I talk to you?"}]
+    assert got["after"]["handoff"]["transcript_consent"] is True
