@@ -91,6 +91,7 @@ DEMO_FAQ: list[tuple[str, list[str], str]] = [
             "Can I talk to a person?",
             "How do I reach customer service?",
             "How can I email you?",
+            "What is your email?",
         ],
         "You can call us at 555-0199, or write to help@northwind.example. A colleague answers within 1 working day.",
     ),

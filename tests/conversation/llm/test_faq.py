@@ -253,6 +253,17 @@ def test_the_question_after_a_story_decides(demo_faq: FaqAnswerer) -> None:
     assert demo_faq.match(story, "en") is None, "a story alone asks nothing of the FAQ"
 
 
+def test_an_email_address_is_the_contact_entry_not_the_stores_address(
+    demo_faq: FaqAnswerer,
+) -> None:
+    # "address" alone once pulled every e-mail question to the store (its "What is your
+    # address?"), so a customer who asked where to write was told where the warehouse is.
+    for question in ["do you have an e-mail address", "what is your e mail", "whats ur email"]:
+        assert entry_of(demo_faq, question, "en") == ENTRY["How can I contact you?"], question
+    for question in ["what is your street address", "what's your postal address"]:
+        assert entry_of(demo_faq, question, "en") == ENTRY["Where is your store?"], question
+
+
 class CountingMiniLm(MiniLmEmbedder):
     """The real MiniLM, counting the texts it embeds."""
 
