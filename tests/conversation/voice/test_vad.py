@@ -219,6 +219,21 @@ def test_one_sentence_gives_one_utterance(silero: SileroProbability) -> None:
     assert lo <= 1000 * MS and hi >= true_end_ms * MS
 
 
+def test_the_products_endpointer_gives_the_recognizer_all_the_silence_heard_at_the_pause() -> None:
+    from conversation.voice import models
+
+    speech = sentence()
+    pcm = with_noise(silence(1000), speech, silence(2000))
+    events = feed(models.voice_activity(), pcm, 20 * MS)
+    started, paused = events[0], events[1]
+    assert isinstance(started, SpeechStarted) and isinstance(paused, SpeechPaused)
+    # The lead before the start, and after the end every sample heard when the pause is told
+    # (a fading last word goes on past Silero's end of speech): the pause costs no waiting.
+    lo = int(started.at_ms - models.LEAD_MS) * MS
+    hi = int(paused.at_ms + models.PAUSE_MS) * MS
+    np.testing.assert_array_equal(paused.audio, pcm[lo:hi])
+
+
 @pytest.mark.parametrize(
     "burst",
     [
