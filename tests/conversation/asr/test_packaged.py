@@ -12,7 +12,7 @@ from bench.hearing import demo_hints
 from bench.spoken_set import spoken_set
 from conversation.asr.packaged import MODEL_BYTES, PackagedModelError, whisper_base
 from conversation.asr.select import build_asr
-from conversation.asr.whisper_backend import FasterWhisperAsr, copies_prompt, hint_sentences_in
+from conversation.asr.whisper_backend import FasterWhisperAsr, hint_sentences_in
 from tests.speech_audio import espeak_pcm16
 
 MODELS = Path(os.environ["AVATAR_MODELS_DIR"])
@@ -96,7 +96,12 @@ def test_a_transcript_that_copies_the_prompt_is_decoded_again_without_it(name: s
     Can you check on my order?"): with the FAQ's questions as its prompt it writes out FAQ
     questions nobody asked ("Can I change or cancel my order?"), which the matcher would answer
     with confidence. The audio decoded without the prompt does not say them: that reading is
-    kept, and no FAQ question nobody said is left in the transcript."""
+    kept, and no FAQ question nobody said is left in the transcript or its other readings.
+
+    Whether the reading without the prompt loops on a sentence of its own ("It's in river Italy.
+    ... It's in river Italy." for s12) depends on the CPU's int8 kernels: it does on Intel Xeon
+    cores and did not on AMD EPYC ones. That is Whisper's words, not the prompt's, and is
+    allowed here."""
     backend, _ = build_asr(None, device="cpu", compute_type="int8", models_dir=MODELS)
     item = next(item for item in spoken_set() if item.name == name)
     hints = demo_hints()
@@ -104,9 +109,8 @@ def test_a_transcript_that_copies_the_prompt_is_decoded_again_without_it(name: s
     heard = backend.transcribe(item.pcm(), language="en", hints=hints, alternatives=4)
 
     assert heard.text
-    assert not copies_prompt(heard.text, hints), heard.text
-    assert not any(copies_prompt(reading, hints) for reading in heard.alternatives)
-    assert not hint_sentences_in(heard.text, hints), heard.text
+    for reading in (heard.text, *heard.alternatives):
+        assert not hint_sentences_in(reading, hints), reading
 
 
 def test_a_customer_reading_an_faq_question_keeps_it() -> None:
